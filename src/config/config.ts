@@ -1,0 +1,157 @@
+import { readProperties } from './properties';
+
+/**
+ * The whole configuration, one typed object. Sources, later winning: defaults (those of the
+ * Java Redis fork's shipped pushlet.properties), the properties file, environment, flags.
+ */
+export interface Config {
+  port: number;
+  host: string;
+  /** Context path of the servlet, e.g. `/pushlet`; every path ending in `/pushlet.srv` is served anyway. */
+  context: string;
+  sessionIdGeneration: 'uuid' | 'randomstring';
+  sessionIdSize: number;
+  sessionTimeoutMins: number;
+  queueSize: number;
+  queueReadTimeoutMillis: number;
+  queueWriteTimeoutMillis: number;
+  listenForcePullAll: boolean;
+  listenForcePullAgents: string[];
+  pullRefreshTimeoutMillis: number;
+  pullRefreshWaitMinMillis: number;
+  pullRefreshWaitMaxMillis: number;
+  pollRefreshTimeoutMillis: number;
+  pollRefreshWaitMinMillis: number;
+  pollRefreshWaitMaxMillis: number;
+  sourcesActivate: boolean;
+  logLevel: number;
+  /** `host:port[:password]`, comma-separated; empty: the embedded store. */
+  redisServerlist: string;
+  redisPagesize: number;
+  redisSocketto: number;
+  redisMinconn: number;
+  redisMaxconn: number;
+  /** A `redis://` URL; an alternative to `redis.serverlist`. */
+  redisUrl: string;
+  /** Charset of percent-escaped bytes in requests (a POST's Content-Type charset wins). */
+  requestCharset: string;
+  responseCharset: string;
+  /** `prefix` (original Pushlets) or `exact` (Redis fork); see PROTOCOL.md section 10. */
+  subjectMatch: 'prefix' | 'exact';
+  /** How often the aging pass runs (Java: 60 s). */
+  agingIntervalMillis: number;
+}
+
+type Kind = 'int' | 'bool' | 'string' | 'list' | readonly string[];
+
+interface Setting {
+  key: keyof Config;
+  prop: string;
+  kind: Kind;
+  def: string;
+  env?: string;
+}
+
+/** Every setting: property name (as in pushlet.properties), type, default. */
+export const SETTINGS: readonly Setting[] = [
+  { key: 'port', prop: 'port', kind: 'int', def: '8080', env: 'PORT' },
+  { key: 'host', prop: 'host', kind: 'string', def: '0.0.0.0', env: 'HOST' },
+  { key: 'context', prop: 'context', kind: 'string', def: '/pushlet', env: 'PUSHLET_CONTEXT' },
+  { key: 'sessionIdGeneration', prop: 'session.id.generation', kind: ['uuid', 'randomstring'], def: 'uuid' },
+  { key: 'sessionIdSize', prop: 'session.id.size', kind: 'int', def: '10' },
+  { key: 'sessionTimeoutMins', prop: 'session.timeout.mins', kind: 'int', def: '3' },
+  { key: 'queueSize', prop: 'queue.size', kind: 'int', def: '256' },
+  { key: 'queueReadTimeoutMillis', prop: 'queue.read.timeout.millis', kind: 'int', def: '20000' },
+  { key: 'queueWriteTimeoutMillis', prop: 'queue.write.timeout.millis', kind: 'int', def: '20000' },
+  { key: 'listenForcePullAll', prop: 'listen.force.pull.all', kind: 'bool', def: 'false' },
+  { key: 'listenForcePullAgents', prop: 'listen.force.pull.agents', kind: 'list', def: 'safari' },
+  { key: 'pullRefreshTimeoutMillis', prop: 'pull.refresh.timeout.millis', kind: 'int', def: '45000' },
+  { key: 'pullRefreshWaitMinMillis', prop: 'pull.refresh.wait.min.millis', kind: 'int', def: '2000' },
+  { key: 'pullRefreshWaitMaxMillis', prop: 'pull.refresh.wait.max.millis', kind: 'int', def: '6000' },
+  { key: 'pollRefreshTimeoutMillis', prop: 'poll.refresh.timeout.millis', kind: 'int', def: '60000' },
+  { key: 'pollRefreshWaitMinMillis', prop: 'poll.refresh.wait.min.millis', kind: 'int', def: '6000' },
+  { key: 'pollRefreshWaitMaxMillis', prop: 'poll.refresh.wait.max.millis', kind: 'int', def: '10000' },
+  { key: 'sourcesActivate', prop: 'sources.activate', kind: 'bool', def: 'false' },
+  { key: 'logLevel', prop: 'log.level', kind: 'int', def: '4' },
+  { key: 'redisServerlist', prop: 'redis.serverlist', kind: 'string', def: '' },
+  { key: 'redisPagesize', prop: 'redis.pagesize', kind: 'int', def: '100' },
+  { key: 'redisSocketto', prop: 'redis.socketto', kind: 'int', def: '2000' },
+  { key: 'redisMinconn', prop: 'redis.minconn', kind: 'int', def: '2' },
+  { key: 'redisMaxconn', prop: 'redis.maxconn', kind: 'int', def: '20' },
+  { key: 'redisUrl', prop: 'redis.url', kind: 'string', def: '', env: 'REDIS_URL' },
+  { key: 'requestCharset', prop: 'request.charset', kind: 'string', def: 'UTF-8' },
+  { key: 'responseCharset', prop: 'response.charset', kind: 'string', def: 'UTF-8' },
+  { key: 'subjectMatch', prop: 'subject.match', kind: ['prefix', 'exact'], def: 'prefix' },
+  { key: 'agingIntervalMillis', prop: 'session.aging.interval.millis', kind: 'int', def: '60000' },
+];
+
+export class ConfigError extends Error {}
+
+function convert(s: Setting, raw: string, from: string): unknown {
+  const v = raw.trim();
+  const bad = (what: string) => new ConfigError(`${s.prop}: ${what}, got '${raw}' (from ${from})`);
+  if (Array.isArray(s.kind)) {
+    if (!s.kind.includes(v)) throw bad(`must be one of ${s.kind.join(', ')}`);
+    return v;
+  }
+  switch (s.kind) {
+    case 'int': {
+      if (!/^\d+$/.test(v)) throw bad('must be a whole number >= 0');
+      return Number(v);
+    }
+    case 'bool': {
+      if (!/^(true|false)$/i.test(v)) throw bad('must be true or false');
+      return v.toLowerCase() === 'true';
+    }
+    case 'list':
+      return v.split(',').map((x) => x.trim().toLowerCase()).filter(Boolean);
+    default:
+      return v;
+  }
+}
+
+export interface ConfigSources {
+  /** Path of a pushlet.properties file. */
+  file?: string;
+  env?: Record<string, string | undefined>;
+  /** Property name (or config key) -> value, e.g. from command-line flags or code. */
+  overrides?: Record<string, string | number | boolean | undefined>;
+}
+
+/** Environment name of a property: `queue.size` -> `PUSHLET_QUEUE_SIZE`. */
+export function envName(prop: string): string {
+  return 'PUSHLET_' + prop.toUpperCase().replace(/[.-]/g, '_');
+}
+
+export function loadConfig(src: ConfigSources = {}): Config {
+  const env = src.env ?? {};
+  const fileProps = src.file ? readProperties(src.file) : {};
+  const out: Record<string, unknown> = {};
+  for (const s of SETTINGS) {
+    let raw = s.def;
+    let from = 'default';
+    if (fileProps[s.prop] !== undefined) { raw = fileProps[s.prop]; from = src.file!; }
+    for (const name of [envName(s.prop), s.env]) {
+      if (name && env[name] !== undefined && env[name] !== '') { raw = env[name]!; from = `env ${name}`; }
+    }
+    const o = src.overrides?.[s.prop] ?? src.overrides?.[s.key];
+    if (o !== undefined) { raw = String(o); from = 'option'; }
+    out[s.key] = convert(s, raw, from);
+  }
+  const c = out as unknown as Config;
+  validate(c);
+  return c;
+}
+
+function validate(c: Config): void {
+  const fail = (msg: string) => { throw new ConfigError(msg); };
+  if (c.port > 65535) fail(`port: must be at most 65535, got ${c.port}`);
+  if (c.queueSize < 1) fail('queue.size: must be at least 1');
+  if (c.sessionTimeoutMins < 1) fail('session.timeout.mins: must be at least 1');
+  if (c.sessionIdSize < 4) fail('session.id.size: must be at least 4');
+  if (c.agingIntervalMillis < 10) fail('session.aging.interval.millis: must be at least 10');
+  if (c.pullRefreshWaitMinMillis > c.pullRefreshWaitMaxMillis) fail('pull.refresh.wait.min.millis: must not exceed pull.refresh.wait.max.millis');
+  if (c.pollRefreshWaitMinMillis > c.pollRefreshWaitMaxMillis) fail('poll.refresh.wait.min.millis: must not exceed poll.refresh.wait.max.millis');
+  if (!c.context.startsWith('/')) c.context = '/' + c.context;
+  c.context = c.context.replace(/\/+$/, '');
+}

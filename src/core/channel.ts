@@ -1,0 +1,90 @@
+import { randomInt } from 'node:crypto';
+import { E, F, type Mode } from '../protocol/constants';
+import { event, type Fields, type Queued } from '../protocol/event';
+import type { Store } from '../store/store';
+import type { CoreSettings } from './settings';
+import { leaseMs } from './settings';
+
+/** Where the data channel writes: the open HTTP response. */
+export interface Sink {
+  /** Writes one event; false when the client has gone away. */
+  write(e: Fields, own?: Fields): boolean;
+  /** Aborted when the client goes away or the server shuts down. */
+  readonly signal: AbortSignal;
+}
+
+export interface ChannelRequest {
+  id: string;
+  mode: Mode;
+  /** The request path, for the refresh event's `p_url`. */
+  path: string;
+  /** true right after a (join-)listen-ack: pull/poll clients are sent straight back to refresh. */
+  afterListen: boolean;
+}
+
+/** Characters kept as they are in `p_url` (Java puts the id in raw; ids like `-1a:2b:-8000`). */
+function urlId(id: string): string {
+  return id.replace(/[^\w\-.~:!*'()@$,;]/gu, (c) => encodeURIComponent(c));
+}
+
+export function refreshEvent(s: CoreSettings, mode: Mode, path: string, id: string): Fields {
+  const [min, max] = mode === 'poll'
+    ? [s.pollRefreshWaitMinMillis, s.pollRefreshWaitMaxMillis]
+    : [s.pullRefreshWaitMinMillis, s.pullRefreshWaitMaxMillis];
+  return event(E.REFRESH, {
+    [F.WAIT]: min + randomInt(max - min + 1),
+    [F.URL]: `${path}?${F.ID}=${urlId(id)}&${F.EVENT}=${E.REFRESH}`,
+  });
+}
+
+/**
+ * The data channel of PROTOCOL.md section 5, after the ack has been written: stream mode loops
+ * until the client goes or the session ends; pull and poll write one batch (or a heartbeat)
+ * and a refresh event, then return so the response ends.
+ */
+export async function runChannel(store: Store, s: CoreSettings, req: ChannelRequest, sink: Sink): Promise<void> {
+  const { id, mode } = req;
+  if (mode !== 'stream' && req.afterListen) {
+    sink.write(refreshEvent(s, mode, req.path, id));
+    return;
+  }
+  let seq = 0;
+  const own = () => ({ [F.SEQ]: String(++seq) });
+  if (mode === 'stream' && !sink.write(event(E.HEARTBEAT), own())) return;
+
+  for (;;) {
+    await store.waitForEvents(id, mode === 'poll' ? 0 : s.queueReadTimeoutMillis, sink.signal);
+    if (sink.signal.aborted) return;
+    const rec = await store.getSession(id);
+    if (!rec || !rec.online) {
+      sink.write(event(E.ABORT, { [F.ID]: id }), own());
+      return;
+    }
+    const events = await store.take(id);
+    await store.kick(id, leaseMs(s));
+    if (events.length === 0) {
+      if (!sink.write(event(E.HEARTBEAT), own())) return;
+    } else if (!(await writeAll(store, id, events, sink, own))) {
+      return;
+    }
+    if (mode !== 'stream') {
+      sink.write(refreshEvent(s, mode, req.path, id));
+      return;
+    }
+  }
+}
+
+/** Writes taken events in order; what could not be written goes back to the queue. */
+async function writeAll(store: Store, id: string, events: Queued[], sink: Sink, own: () => Fields): Promise<boolean> {
+  for (let i = 0; i < events.length; i++) {
+    const q = events[i];
+    const mine = own();
+    if (q.sid !== undefined) mine[F.SID] = q.sid;
+    if (q.label !== undefined) mine[F.LABEL] = q.label;
+    if (sink.signal.aborted || !sink.write(q.event, mine)) {
+      await store.untake(id, events.slice(i));
+      return false;
+    }
+  }
+  return true;
+}

@@ -1,0 +1,205 @@
+import { DEFAULT_FORMAT, DEFAULT_MODE, E, F, isFormat, isMode, type Format, type Mode } from '../protocol/constants';
+import { event, fields, nowSeconds, type Fields } from '../protocol/event';
+import type { SessionRec, Store } from '../store/store';
+import type { Dispatcher } from './dispatcher';
+import type { Logger } from './log';
+import { newSessionId } from './sessions';
+import { leaseMs, type CoreSettings } from './settings';
+
+/** A decoded protocol request and what HTTP tells of the client. */
+export interface ProtocolRequest {
+  fields: Fields;
+  /** Request path, e.g. `/pushlet/pushlet.srv` (for `p_url`). */
+  path: string;
+  userAgent: string;
+  address: string;
+}
+
+/** What to answer: an HTTP error, or events in the session's format, maybe then the data channel. */
+export type Outcome =
+  | { kind: 'error'; status: number; message: string }
+  | { kind: 'events'; format: Format; events: Fields[]; channel?: { id: string; mode: Mode; afterListen: boolean } };
+
+export class ProtocolError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+interface Ctx {
+  req: ProtocolRequest;
+  f: Fields;
+  session: SessionRec;
+}
+
+type Handler = (c: Ctx) => Promise<Outcome>;
+
+/** Fields a data event never takes from its publisher: they are the server's, per receiver. */
+const SERVER_OWNED = [F.SID, F.SEQ, F.LABEL] as const;
+
+/**
+ * What each `p_event` does (PROTOCOL.md section 3): a table from event type to handler. A
+ * handler returns the response events, and whether the data channel follows.
+ */
+export class Controller {
+  private readonly handlers: Record<string, Handler> = {
+    [E.LISTEN]: (c) => this.listen(c, E.LISTEN_ACK),
+    [E.REFRESH]: (c) => this.refresh(c),
+    [E.SUBSCRIBE]: (c) => this.subscribe(c),
+    [E.UNSUBSCRIBE]: (c) => this.unsubscribe(c),
+    [E.PUBLISH]: (c) => this.publish(c, false),
+    [E.PUBLISH_TO_ONLINE]: (c) => this.publish(c, true),
+    [E.HEARTBEAT]: async (c) => this.reply(c, event(E.HEARTBEAT_ACK)),
+    [E.LEAVE]: (c) => this.leave(c),
+  };
+
+  constructor(
+    private readonly store: Store,
+    private readonly settings: CoreSettings,
+    private readonly dispatcher: Dispatcher,
+    private readonly log: Logger,
+  ) {}
+
+  async handle(req: ProtocolRequest): Promise<Outcome> {
+    try {
+      return await this.route(req);
+    } catch (err) {
+      if (err instanceof ProtocolError) return { kind: 'error', status: err.status, message: err.message };
+      throw err;
+    }
+  }
+
+  private async route(req: ProtocolRequest): Promise<Outcome> {
+    const f = req.fields;
+    const type = f[F.EVENT];
+    if (type === undefined) throw new ProtocolError(400, 'No eventType specified');
+    if (type.startsWith(E.JOIN)) {
+      const session = await this.join(req);
+      const c = { req, f, session };
+      if (type === E.JOIN_LISTEN) return this.listen(c, E.JOIN_LISTEN_ACK);
+      return this.reply(c, event(E.JOIN_ACK, { [F.ID]: session.id, [F.FORMAT]: session.format }));
+    }
+    const id = f[F.ID];
+    if (id === undefined || id === '') throw new ProtocolError(400, 'No id specified');
+    const session = await this.store.getSession(id);
+    if (!session) throw new ProtocolError(400, `Invalid or expired id: ${id}`);
+    // Every request renews the lease; a left persistent session comes back to life with it.
+    await this.store.kick(id, leaseMs(this.settings), { address: req.address });
+    session.online = true;
+    const c = { req, f, session };
+    const handler = this.handlers[type];
+    if (!handler) return this.nack(c, `unknown event type: ${type}`);
+    return handler(c);
+  }
+
+  private async join(req: ProtocolRequest): Promise<SessionRec> {
+    const f = req.fields;
+    const format = f[F.FORMAT] ?? DEFAULT_FORMAT;
+    if (!isFormat(format)) throw new ProtocolError(400, `Unsupported p_format: ${format}`);
+    const clientId = f[F.ID];
+    const persistent = clientId !== undefined && clientId !== '';
+    const rec = {
+      id: persistent ? clientId : newSessionId(this.settings),
+      format,
+      temporary: !persistent,
+      createDate: Date.now(),
+      userAgent: req.userAgent.toLowerCase(),
+      address: req.address,
+    };
+    await this.store.openSession(rec, leaseMs(this.settings));
+    this.log.info({ session: rec.id, format, persistent, address: req.address }, 'session joined');
+    return { ...rec, online: true };
+  }
+
+  private modeFor(c: Ctx): Mode {
+    const asked = c.f[F.MODE] ?? DEFAULT_MODE;
+    if (!isMode(asked)) throw new ProtocolError(400, `Unsupported p_mode: ${asked}`);
+    if (asked !== 'stream') return asked;
+    const ua = c.req.userAgent.toLowerCase();
+    const forced = this.settings.listenForcePullAll || this.settings.listenForcePullAgents.some((a) => ua.includes(a));
+    return forced ? 'pull' : 'stream';
+  }
+
+  private async listen(c: Ctx, ackType: string): Promise<Outcome> {
+    const mode = this.modeFor(c);
+    const { id, format } = c.session;
+    const ack = event(ackType, { [F.ID]: id, [F.MODE]: mode, [F.FORMAT]: format });
+    const subject = c.f[F.SUBJECT];
+    if (subject) {
+      const sub = await this.store.subscribe(id, subject, c.f[F.LABEL]);
+      ack[F.SID] = sub.subject;
+      if (sub.label !== undefined) ack[F.LABEL] = sub.label;
+    }
+    await this.store.kick(id, leaseMs(this.settings), { mode });
+    return this.reply(c, ack, { id, mode, afterListen: true });
+  }
+
+  private async refresh(c: Ctx): Promise<Outcome> {
+    let mode = c.session.mode;
+    if (!mode) {
+      // DIFF: Java answers an empty body; we treat it as a pull listen without subject.
+      mode = 'pull';
+      await this.store.kick(c.session.id, leaseMs(this.settings), { mode });
+    }
+    return this.reply(c, event(E.REFRESH_ACK), { id: c.session.id, mode, afterListen: false });
+  }
+
+  private async subscribe(c: Ctx): Promise<Outcome> {
+    const subject = c.f[F.SUBJECT];
+    if (!subject) return this.nack(c, 'no subject provided');
+    const sub = await this.store.subscribe(c.session.id, subject, c.f[F.LABEL]);
+    return this.reply(c, event(E.SUBSCRIBE_ACK, {
+      [F.ID]: c.session.id, [F.SUBJECT]: sub.subject, [F.SID]: sub.subject, [F.LABEL]: sub.label,
+    }));
+  }
+
+  private async unsubscribe(c: Ctx): Promise<Outcome> {
+    const sid = c.f[F.SID];
+    const removed = await this.store.unsubscribe(c.session.id, sid || undefined);
+    if (!removed) return this.nack(c, `no subscription for sid=${sid}`);
+    const ack = event(E.UNSUBSCRIBE_ACK, { [F.ID]: c.session.id });
+    if (sid) {
+      const sub = removed[0];
+      Object.assign(ack, fields({ [F.SID]: sub.subject, [F.SUBJECT]: sub.subject, [F.LABEL]: sub.label }));
+    }
+    return this.reply(c, ack);
+  }
+
+  private async publish(c: Ctx, onlineOnly: boolean): Promise<Outcome> {
+    const to = c.f[F.TO];
+    if (!c.f[F.SUBJECT] && !to) return this.nack(c, 'no subject provided');
+    const data = dataEvent(c.f, c.session.id, onlineOnly);
+    if (to) await this.dispatcher.unicast(data, to, onlineOnly);
+    else await this.dispatcher.multicast(data, onlineOnly);
+    return this.reply(c, event(E.PUBLISH_ACK));
+  }
+
+  private async leave(c: Ctx): Promise<Outcome> {
+    await this.store.stopSession(c.session.id, !c.session.temporary);
+    this.log.info({ session: c.session.id }, 'session left');
+    return this.reply(c, event(E.LEAVE_ACK, { [F.ID]: c.session.id }));
+  }
+
+  private nack(c: Ctx, reason: string): Outcome {
+    return this.reply(c, event(E.NACK, { [F.ID]: c.session.id, [F.REASON]: reason }));
+  }
+
+  private reply(c: Ctx, e: Fields, channel?: { id: string; mode: Mode; afterListen: boolean }): Outcome {
+    return { kind: 'events', format: c.session.format, events: [e], channel };
+  }
+}
+
+/**
+ * The event a publish request sends: all its fields, with `p_event=data` and `p_from` the
+ * sender. The receiver's `p_sid`, `p_label` and `p_seq` are set at delivery, never taken from the
+ * publisher (Java let a publisher's `p_label` through). `p_time` may come from the publisher.
+ */
+export function dataEvent(request: Fields, from: string, onlineOnly: boolean): Fields {
+  const e: Fields = Object.assign(Object.create(null), request);
+  for (const k of SERVER_OWNED) delete e[k];
+  e[F.EVENT] = E.DATA;
+  e[F.FROM] = from;
+  if (e[F.TIME] === undefined) e[F.TIME] = nowSeconds();
+  if (onlineOnly) e[F.TO_ONLINE] = 'true';
+  return e;
+}

@@ -1,0 +1,159 @@
+import { F } from '../protocol/constants';
+import type { Fields, Queued } from '../protocol/event';
+import type { Delivery, Store, Subscriber } from '../store/store';
+import type { Logger } from './log';
+import type { CoreSettings } from './settings';
+import { subjectKeys } from './subjects';
+
+/** Events that found a full queue, held back while the receiver gets time to make room. */
+interface Overflow {
+  events: Queued[];
+  since: number;
+  timer: NodeJS.Timeout;
+}
+
+export interface PublishResult {
+  /** Receivers the event was queued for (or held back for, while their queue is full). */
+  delivered: number;
+}
+
+/** How often a held-back event is offered again to a full queue. */
+const OVERFLOW_RETRY_MS = 50;
+
+/**
+ * Who receives a published event, and putting it in their queues. A publish never waits on one
+ * receiver (DIFF: Java held the publish request up to queue.write.timeout per full queue): events
+ * for a full queue are held here and offered again until the receiver makes room or its
+ * `queue.write.timeout.millis` runs out, when it is stopped ("bailing out", as Java does).
+ */
+export class Dispatcher {
+  private readonly overflow = new Map<string, Overflow>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly settings: CoreSettings,
+    private readonly log: Logger,
+    private readonly onBailOut: (id: string, temporary: boolean, dropped: number) => Promise<void>,
+  ) {}
+
+  /** Multicast to every session subscribed to the event's subject. */
+  async multicast(e: Fields, onlineOnly: boolean): Promise<PublishResult> {
+    const keys = subjectKeys(e[F.SUBJECT] ?? '', this.settings.subjectMatch);
+    const seen = new Set<string>();
+    let delivered = 0;
+    const now = Date.now();
+    for await (const page of this.store.subscribersOf(keys)) {
+      const batch: Delivery[] = [];
+      const temporary = new Map<string, boolean>();
+      for (const sub of page) {
+        // A session listed under several matching subjects gets the event once.
+        if (seen.has(sub.id)) continue;
+        seen.add(sub.id);
+        if (onlineOnly && !sub.online) continue;
+        if (this.pullClientGone(sub, now)) {
+          this.bailOut(sub.id, true, 0, 'pull client did not come back');
+          continue;
+        }
+        temporary.set(sub.id, sub.temporary);
+        batch.push({ id: sub.id, q: { event: e, sid: sub.subject, label: sub.label } });
+      }
+      delivered += await this.deliver(batch, (id) => temporary.get(id) ?? true);
+    }
+    return { delivered };
+  }
+
+  /** Unicast (`p_to`): to one session; nothing happens for an unknown id. */
+  async unicast(e: Fields, to: string, onlineOnly: boolean): Promise<PublishResult> {
+    const rec = await this.store.getSession(to);
+    if (!rec || (onlineOnly && !rec.online)) return { delivered: 0 };
+    return { delivered: await this.deliver([{ id: to, q: { event: e } }], () => rec.temporary) };
+  }
+
+  /**
+   * A temporary pull/poll session that has not come back for its refresh timeout is gone
+   * (Java stops it when an event arrives for it). Persistent ones keep queueing while away.
+   */
+  private pullClientGone(sub: Subscriber, now: number): boolean {
+    if (!sub.temporary || sub.lastSeen === undefined) return false;
+    const timeout =
+      sub.mode === 'pull' ? this.settings.pullRefreshTimeoutMillis
+      : sub.mode === 'poll' ? this.settings.pollRefreshTimeoutMillis
+      : 0;
+    return timeout > 0 && now - sub.lastSeen > timeout + this.settings.queueReadTimeoutMillis;
+  }
+
+  private async deliver(batch: Delivery[], isTemporary: (id: string) => boolean): Promise<number> {
+    // Behind events already held back for a session, a new one waits its turn.
+    const direct = batch.filter((d) => !this.hold(d.id, d.q));
+    const results = direct.length ? await this.store.enqueue(direct, this.settings.queueSize) : [];
+    let delivered = batch.length - direct.length;
+    results.forEach((r, i) => {
+      if (r === 'ok') delivered++;
+      else if (r === 'full') {
+        this.startOverflow(direct[i].id, direct[i].q, isTemporary(direct[i].id));
+        delivered++;
+      }
+    });
+    return delivered;
+  }
+
+  /** Appends to an existing overflow; false when the session has none. */
+  private hold(id: string, q: Queued): boolean {
+    const o = this.overflow.get(id);
+    if (!o) return false;
+    o.events.push(q);
+    if (o.events.length > this.settings.queueSize) this.bailOut(id, undefined, o.events.length, 'overflow exceeds queue.size');
+    return true;
+  }
+
+  private startOverflow(id: string, q: Queued, temporary: boolean): void {
+    if (this.hold(id, q)) return;
+    const o: Overflow = {
+      events: [q],
+      since: Date.now(),
+      timer: setInterval(() => void this.retry(id, o, temporary), OVERFLOW_RETRY_MS),
+    };
+    o.timer.unref();
+    this.overflow.set(id, o);
+  }
+
+  private async retry(id: string, o: Overflow, temporary: boolean): Promise<void> {
+    try {
+      while (o.events.length) {
+        const [r] = await this.store.enqueue([{ id, q: o.events[0] }], this.settings.queueSize);
+        if (r === 'gone') { this.clearOverflow(id); return; }
+        if (r === 'full') break;
+        o.events.shift();
+      }
+    } catch (err) {
+      this.log.warn({ err, session: id }, 'retrying a held-back event failed');
+    }
+    if (o.events.length === 0) this.clearOverflow(id);
+    else if (Date.now() - o.since >= this.settings.queueWriteTimeoutMillis) {
+      this.bailOut(id, temporary, o.events.length, 'queue full for queue.write.timeout.millis');
+    }
+  }
+
+  private clearOverflow(id: string): void {
+    const o = this.overflow.get(id);
+    if (o) clearInterval(o.timer);
+    this.overflow.delete(id);
+  }
+
+  private bailOut(id: string, temporary: boolean | undefined, dropped: number, why: string): void {
+    this.clearOverflow(id);
+    this.log.warn({ session: id, dropped }, `stopping session: ${why}`);
+    void this.resolveTemporary(id, temporary)
+      .then((t) => this.onBailOut(id, t, dropped))
+      .catch((err) => this.log.warn({ err, session: id }, 'stopping a session failed'));
+  }
+
+  private async resolveTemporary(id: string, temporary: boolean | undefined): Promise<boolean> {
+    if (temporary !== undefined) return temporary;
+    return (await this.store.getSession(id))?.temporary ?? true;
+  }
+
+  close(): void {
+    for (const id of [...this.overflow.keys()]) this.clearOverflow(id);
+  }
+}

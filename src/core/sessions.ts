@@ -1,0 +1,56 @@
+import { randomInt, randomUUID } from 'node:crypto';
+import type { Store } from '../store/store';
+import type { Logger } from './log';
+import type { CoreSettings } from './settings';
+
+const CONSONANTS = 'bcdfghjklmnpqrstvwxyz';
+const VOWELS = 'aeiou';
+
+/** A new session id as `session.id.generation` says: a UUID, or letters alternating consonant/vowel. */
+export function newSessionId(s: Pick<CoreSettings, 'sessionIdGeneration' | 'sessionIdSize'>): string {
+  if (s.sessionIdGeneration === 'uuid') return randomUUID();
+  let id = '';
+  for (let i = 0; i < s.sessionIdSize; i++) {
+    const set = i % 2 === 0 ? CONSONANTS : VOWELS;
+    id += set[randomInt(set.length)];
+  }
+  return id;
+}
+
+/**
+ * Ends sessions whose lease ran out, every `agingIntervalMillis` (Java: 60 s). The store decides
+ * which ran out (in a cluster it also takes Java's aging lock), this stops them.
+ */
+export class Aging {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+
+  constructor(
+    private readonly store: Store,
+    private readonly settings: CoreSettings,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      if (!this.running) this.running = this.pass().finally(() => (this.running = undefined));
+    }, this.settings.agingIntervalMillis);
+    this.timer.unref();
+  }
+
+  async pass(): Promise<void> {
+    try {
+      for (const rec of await this.store.expiredSessions(Date.now())) {
+        await this.store.stopSession(rec.id, !rec.temporary);
+        this.log.info({ session: rec.id, temporary: rec.temporary }, 'session expired');
+      }
+    } catch (err) {
+      this.log.warn({ err }, 'aging pass failed; retrying at the next interval');
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+}

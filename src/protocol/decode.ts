@@ -1,0 +1,129 @@
+import { F } from './constants';
+import { decodeBytes, decodeComponent, normalizeCharset } from './charset';
+import { fields, type Fields } from './event';
+
+/** A request as the HTTP layer hands it over: raw query bytes and body, nothing decoded yet. */
+export interface RawRequest {
+  method: string;
+  /** The query string after `?`, as sent (percent-escaped ASCII). */
+  query: string;
+  contentType?: string;
+  body?: Buffer;
+}
+
+/** A request the protocol cannot read; the HTTP layer answers 400 with the message. */
+export class DecodeError extends Error {
+  constructor(message: string, readonly status = 400) {
+    super(message);
+  }
+}
+
+/**
+ * Adds `name=value&...` pairs from `buf` to `out`. The first value of a repeated name wins
+ * (Java's `getParameter`); `overwrite` lets a later source (a form body) replace earlier ones.
+ */
+export function parseForm(buf: Buffer, charset: string, out: Fields, overwrite = false): Fields {
+  const seen = overwrite ? new Set<string>() : null;
+  let start = 0;
+  while (start <= buf.length) {
+    let end = buf.indexOf(0x26, start);
+    if (end < 0) end = buf.length;
+    if (end > start) {
+      let eq = buf.indexOf(0x3d, start);
+      if (eq < 0 || eq > end) eq = end;
+      const name = decodeComponent(buf, start, eq, charset);
+      if (name !== '') {
+        const value = eq < end ? decodeComponent(buf, eq + 1, end, charset) : '';
+        if (seen ? !seen.has(name) : !(name in out)) {
+          out[name] = value;
+          seen?.add(name);
+        }
+      }
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+function contentTypeCharset(contentType: string | undefined): string | null {
+  const m = contentType ? /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType) : null;
+  if (!m) return null;
+  const cs = normalizeCharset(m[1]);
+  if (!cs) throw new DecodeError(`Unsupported charset: ${m[1]}`);
+  return cs;
+}
+
+/**
+ * Reads the one element of a POSTed event, `<event name="value" .../>`: the tag name is
+ * ignored and attributes become fields. As in Java, a backslash escapes the next character in a
+ * value and entities are left as written. Single quotes are accepted too (Java refused them).
+ */
+export function parseXmlEvent(text: string, out: Fields): Fields {
+  const n = text.length;
+  let i = 0;
+  const ws = () => { while (i < n && /\s/.test(text[i])) i++; };
+  ws();
+  // A prolog or comments before the element are skipped.
+  while (text.startsWith('<?', i) || text.startsWith('<!--', i)) {
+    const close = text.indexOf(text.startsWith('<?', i) ? '?>' : '-->', i);
+    if (close < 0) throw new DecodeError('Malformed XML event: unterminated prolog or comment');
+    i = close + (text[close] === '?' ? 2 : 3);
+    ws();
+  }
+  if (text[i] !== '<') throw new DecodeError('Malformed XML event: body must be one element such as <event p_event="..."/>');
+  i++;
+  const tag = /^[A-Za-z_][\w.:-]*/.exec(text.slice(i, i + 256));
+  if (!tag) throw new DecodeError('Malformed XML event: missing element name');
+  i += tag[0].length;
+  for (;;) {
+    ws();
+    if (i >= n) throw new DecodeError('Malformed XML event: element is not closed');
+    if (text[i] === '/' || text[i] === '>') return out;
+    const name = /^[^\s=/>"']+/.exec(text.slice(i, i + 1024));
+    if (!name) throw new DecodeError(`Malformed XML event: unexpected character '${text[i]}' at ${i}`);
+    i += name[0].length;
+    ws();
+    if (text[i] !== '=') throw new DecodeError(`Malformed XML event: attribute ${name[0]} has no value`);
+    i++;
+    ws();
+    const quote = text[i];
+    if (quote !== '"' && quote !== "'") throw new DecodeError(`Malformed XML event: value of ${name[0]} is not quoted`);
+    i++;
+    let value = '';
+    let from = i;
+    for (;;) {
+      if (i >= n) throw new DecodeError(`Malformed XML event: value of ${name[0]} is not closed`);
+      const c = text[i];
+      if (c === '\\' && i + 1 < n) { value += text.slice(from, i) + text[i + 1]; i += 2; from = i; continue; }
+      if (c === quote) break;
+      i++;
+    }
+    value += text.slice(from, i);
+    i++;
+    if (!(name[0] in out)) out[name[0]] = value;
+  }
+}
+
+function mediaType(contentType: string | undefined): string {
+  return (contentType ?? '').split(';')[0].trim().toLowerCase();
+}
+
+/**
+ * Turns a request into the event it carries. Query fields come first; a POST body's fields
+ * (form-encoded: DIFF, Java read only XML) are laid over them. An empty `p_event` counts as none.
+ */
+export function decodeRequest(req: RawRequest, requestCharset: string): Fields {
+  const out = parseForm(Buffer.from(req.query, 'latin1'), requestCharset, fields());
+  const body = req.body;
+  if (req.method === 'POST' && body && body.length > 0) {
+    const charset = contentTypeCharset(req.contentType) ?? requestCharset;
+    if (mediaType(req.contentType) === 'application/x-www-form-urlencoded') {
+      parseForm(body, charset, out, true);
+    } else {
+      const posted = parseXmlEvent(decodeBytes(body, charset), fields());
+      Object.assign(out, posted);
+    }
+  }
+  if (out[F.EVENT] === '') delete out[F.EVENT];
+  return out;
+}

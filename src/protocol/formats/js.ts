@@ -1,0 +1,53 @@
+import { E, F } from '../constants';
+import { eachField, type FormatSpec } from './writer';
+
+/**
+ * Escapes a value for a JavaScript string literal inside an HTML `<script>`.
+ * DIFF: Java inserted values raw, so a quote broke the page and `</script>` injected markup.
+ */
+export function escapeJsString(v: string): string {
+  return v.replace(/[\\"'<>&\u0000-\u001f\u2028\u2029\u007f]/g, (c) => {
+    switch (c) {
+      case '\\': return '\\\\';
+      case '"': return '\\"';
+      case "'": return "\\'";
+      case '\n': return '\\n';
+      case '\r': return '\\r';
+      case '\t': return '\\t';
+      default: {
+        const code = c.charCodeAt(0);
+        return code < 0x100 ? '\\x' + code.toString(16).padStart(2, '0') : '\\u' + code.toString(16);
+      }
+    }
+  });
+}
+
+const PAGE_HEAD =
+  '<html><head><meta http-equiv="Pragma" content="no-cache">' +
+  '<meta http-equiv="Expires" content="Tue, 31 Dec 1997 23:59:59 GMT"></head><body>\n' +
+  '<script language="JavaScript"> var url=" "; \nfunction refresh() { document.location.href=url; }</script>';
+
+/**
+ * The `js` format: an HTML page for a (hidden) frame, one `parent.push(...)` call per event. A
+ * `refresh` event is not pushed: it makes the frame reload itself after `p_wait` ms, and ends
+ * the page.
+ */
+export const js: FormatSpec = {
+  contentType: (charset) => `text/html;charset=${charset}`,
+  create: () => ({
+    begin: () => PAGE_HEAD,
+    event(e, own) {
+      if (e[F.EVENT] === E.REFRESH) {
+        const wait = Number.parseInt(e[F.WAIT] ?? '', 10);
+        return (
+          `\n<script language="JavaScript">url='${escapeJsString(e[F.URL] ?? '')}';\n` +
+          ` setTimeout("refresh()", ${Number.isFinite(wait) ? wait : 0});\n</script></body></html>`
+        );
+      }
+      const args: string[] = [];
+      eachField(e, own, (k, v) => args.push(`'${escapeJsString(k)}', "${escapeJsString(v)}"`));
+      return `<script language="JavaScript">parent.push(${args.join(',')});</script>`;
+    },
+    end: () => '',
+  }),
+};

@@ -1,0 +1,31 @@
+import { eachField, type FormatSpec } from './writer';
+
+/**
+ * A JSON string literal that is also safe inside an HTML page (the response is `text/html`, as
+ * Java's): `/`, `<`, `>`, `&` and the JS line separators are written as escapes, which
+ * JSON.parse reads back unchanged.
+ */
+export function jsonString(v: string): string {
+  return JSON.stringify(v).replace(/[/<>&\u2028\u2029]/g, (c) =>
+    c === '/' ? '\\/' : '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'),
+  );
+}
+
+/** `[{ "k": "v" ,"k2": "v2"  },...]`, spaced as Java writes it. */
+export const json: FormatSpec = {
+  contentType: (charset) => `text/html; charset=${charset}`,
+  create: () => {
+    let first = true;
+    return {
+      begin: () => '[',
+      event(e, own) {
+        const parts: string[] = [];
+        eachField(e, own, (k, v) => parts.push(`${jsonString(k)}: ${jsonString(v)}`));
+        const s = (first ? '' : ',') + '{ ' + parts.join(' ,') + '  }';
+        first = false;
+        return s;
+      },
+      end: () => ']',
+    };
+  },
+};

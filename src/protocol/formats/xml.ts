@@ -1,0 +1,20 @@
+import type { FormatSpec } from './writer';
+import { xmlEvent } from './xml-strict';
+
+/**
+ * Escapes a value for the `xml` stream read by the Java PushletClient, whose parser cuts an
+ * element at the first `>` and takes a backslash as escaping the next character.
+ * DIFF: Java wrote values raw, so `"` or `>` broke that parser.
+ */
+export function escapeXmlStream(v: string): string {
+  return v.replace(/[\\">]/g, (c) => (c === '>' ? '&gt;' : '\\' + c));
+}
+
+export const xml: FormatSpec = {
+  contentType: (charset) => `text/plain;charset=${charset}`,
+  create: () => ({
+    begin: () => '',
+    event: (e, own) => xmlEvent(e, own, escapeXmlStream),
+    end: () => '',
+  }),
+};

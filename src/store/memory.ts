@@ -1,0 +1,190 @@
+import type { Mode } from '../protocol/constants';
+import type { Queued } from '../protocol/event';
+import type { Delivery, EnqueueResult, NewSession, SessionRec, Store, Subscriber, Subscription } from './store';
+
+interface MemSession extends NewSession {
+  mode?: Mode;
+  active: boolean;
+  expiresAt: number;
+  lastSeen: number;
+  subs: Map<string, Subscription>;
+  queue: Queued[];
+  waiters: Set<() => void>;
+}
+
+/** Splits a subscribed subject string into the single subjects it is listed under. */
+function parts(subject: string): string[] {
+  return subject.split(',');
+}
+
+/** The embedded store: all state in this process, for a single server. */
+export class MemoryStore implements Store {
+  private readonly sessions = new Map<string, MemSession>();
+  /** subject part -> session id -> full subscribed subject string (as `p:sj:<s>`). */
+  private readonly bySubject = new Map<string, Map<string, string>>();
+
+  constructor(private readonly pageSize = 1000) {}
+
+  private rec(s: MemSession, now = Date.now()): SessionRec {
+    return {
+      id: s.id, format: s.format, temporary: s.temporary, createDate: s.createDate,
+      userAgent: s.userAgent, address: s.address, mode: s.mode, lastSeen: s.lastSeen,
+      online: s.active && s.expiresAt > now,
+    };
+  }
+
+  async openSession(rec: NewSession, leaseMs: number): Promise<void> {
+    const now = Date.now();
+    const old = this.sessions.get(rec.id);
+    if (old) {
+      Object.assign(old, rec, { active: true, expiresAt: now + leaseMs, lastSeen: now });
+      return;
+    }
+    this.sessions.set(rec.id, {
+      ...rec, active: true, expiresAt: now + leaseMs, lastSeen: now,
+      subs: new Map(), queue: [], waiters: new Set(),
+    });
+  }
+
+  async getSession(id: string): Promise<SessionRec | null> {
+    const s = this.sessions.get(id);
+    return s ? this.rec(s) : null;
+  }
+
+  async kick(id: string, leaseMs: number, patch?: { address?: string; mode?: Mode }): Promise<void> {
+    const s = this.sessions.get(id);
+    if (!s) return;
+    const now = Date.now();
+    s.active = true;
+    s.expiresAt = now + leaseMs;
+    s.lastSeen = now;
+    if (patch?.address !== undefined) s.address = patch.address;
+    if (patch?.mode !== undefined) s.mode = patch.mode;
+  }
+
+  async stopSession(id: string, keepState: boolean): Promise<void> {
+    const s = this.sessions.get(id);
+    if (!s) return;
+    s.active = false;
+    if (!keepState) {
+      for (const sub of s.subs.values()) this.unlist(id, sub.subject);
+      this.sessions.delete(id);
+    }
+    this.wake(s);
+  }
+
+  async subscribe(id: string, subject: string, label?: string): Promise<Subscription> {
+    const s = this.sessions.get(id);
+    const sub: Subscription = label === undefined ? { subject } : { subject, label };
+    if (!s) return sub;
+    s.subs.set(subject, sub);
+    for (const p of parts(subject)) {
+      let m = this.bySubject.get(p);
+      if (!m) this.bySubject.set(p, (m = new Map()));
+      m.set(id, subject);
+    }
+    return sub;
+  }
+
+  async unsubscribe(id: string, sid?: string): Promise<Subscription[] | null> {
+    const s = this.sessions.get(id);
+    if (!s) return sid === undefined ? [] : null;
+    const removed = sid === undefined ? [...s.subs.values()] : s.subs.has(sid) ? [s.subs.get(sid)!] : null;
+    if (!removed) return null;
+    for (const sub of removed) {
+      s.subs.delete(sub.subject);
+      this.unlist(id, sub.subject);
+    }
+    return removed;
+  }
+
+  private unlist(id: string, subject: string): void {
+    for (const p of parts(subject)) {
+      const m = this.bySubject.get(p);
+      // Another subscription of the same session may list it under this part too.
+      if (m && m.get(id) === subject) {
+        m.delete(id);
+        if (m.size === 0) this.bySubject.delete(p);
+      }
+    }
+  }
+
+  async *subscribersOf(subjectParts: readonly string[]): AsyncIterable<Subscriber[]> {
+    const now = Date.now();
+    let page: Subscriber[] = [];
+    for (const p of subjectParts) {
+      const m = this.bySubject.get(p);
+      if (!m) continue;
+      for (const [id, subject] of m) {
+        const s = this.sessions.get(id);
+        const sub = s?.subs.get(subject);
+        if (!s || !sub) continue;
+        page.push({
+          id, subject, label: sub.label, online: s.active && s.expiresAt > now,
+          mode: s.mode, lastSeen: s.lastSeen, temporary: s.temporary,
+        });
+        if (page.length >= this.pageSize) { yield page; page = []; }
+      }
+    }
+    if (page.length) yield page;
+  }
+
+  async enqueue(deliveries: readonly Delivery[], capacity: number): Promise<EnqueueResult[]> {
+    return deliveries.map(({ id, q }) => {
+      const s = this.sessions.get(id);
+      if (!s) return 'gone';
+      if (s.queue.length >= capacity) return 'full';
+      s.queue.push(q);
+      this.wake(s);
+      return 'ok';
+    });
+  }
+
+  async take(id: string): Promise<Queued[]> {
+    const s = this.sessions.get(id);
+    if (!s || s.queue.length === 0) return [];
+    const out = s.queue;
+    s.queue = [];
+    return out;
+  }
+
+  async untake(id: string, events: readonly Queued[]): Promise<void> {
+    const s = this.sessions.get(id);
+    if (s && events.length) s.queue = [...events, ...s.queue];
+  }
+
+  waitForEvents(id: string, ms: number, signal?: AbortSignal): Promise<void> {
+    const s = this.sessions.get(id);
+    if (!s || !s.active || s.queue.length > 0 || ms <= 0 || signal?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        s.waiters.delete(done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      s.waiters.add(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  private wake(s: MemSession): void {
+    for (const w of [...s.waiters]) w();
+  }
+
+  async expiredSessions(now: number): Promise<SessionRec[]> {
+    const out: SessionRec[] = [];
+    for (const s of this.sessions.values()) {
+      if (s.active && s.expiresAt <= now) {
+        s.active = false;
+        out.push(this.rec(s, now));
+      }
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sessions.values()) this.wake(s);
+  }
+}

@@ -1,0 +1,91 @@
+import type { Format, Mode } from '../protocol/constants';
+import type { Queued } from '../protocol/event';
+
+/** A session as stored; the fields mirror Java's `p:ss:<id>` hash. */
+export interface SessionRec {
+  id: string;
+  format: Format;
+  /** false for a persistent session (joined with a client-chosen `p_id`). */
+  temporary: boolean;
+  /** ms since the epoch. */
+  createDate: number;
+  /** lower-cased, as Java stores it. */
+  userAgent: string;
+  address: string;
+  /** Set at listen (`p:sr:<id>`). */
+  mode?: Mode;
+  /** Whether the lease is running: false once it ran out or the session left. */
+  online: boolean;
+  /** ms since the epoch of the last request or data-channel round seen, when known. */
+  lastSeen?: number;
+}
+
+export type NewSession = Omit<SessionRec, 'online' | 'lastSeen' | 'mode'>;
+
+export interface Subscription {
+  /** The subscribed subject string, which is also its `p_sid`: `/a` or `/a,/b`. */
+  subject: string;
+  label?: string;
+}
+
+/** One session listed under a subject part, with what delivery needs to know of it. */
+export interface Subscriber extends Subscription {
+  id: string;
+  online: boolean;
+  mode?: Mode;
+  lastSeen?: number;
+  temporary: boolean;
+}
+
+export type EnqueueResult = 'ok' | 'full' | 'gone';
+
+export interface Delivery {
+  id: string;
+  q: Queued;
+}
+
+/**
+ * All state of the server, behind one async interface: `memory` (one process) and `redis`
+ * (Java's key model, shared with Java nodes). Core code never sees which one runs.
+ */
+export interface Store {
+  /** Creates the session, or re-opens a persistent one keeping its subscriptions and queue. */
+  openSession(rec: NewSession, leaseMs: number): Promise<void>;
+  getSession(id: string): Promise<SessionRec | null>;
+  /** Renews the lease and records what the request tells of the client. */
+  kick(id: string, leaseMs: number, patch?: { address?: string; mode?: Mode }): Promise<void>;
+  /**
+   * Ends a session. Temporary (`keepState` false): everything of it is deleted. Persistent: it
+   * stays with its subscriptions and queue, offline, until a request or re-join renews it.
+   */
+  stopSession(id: string, keepState: boolean): Promise<void>;
+
+  subscribe(id: string, subject: string, label?: string): Promise<Subscription>;
+  /** With `sid`: that subscription, or null when there is none. Without: all of them. */
+  unsubscribe(id: string, sid?: string): Promise<Subscription[] | null>;
+  /**
+   * Sessions subscribed under any of `parts` (single subjects, as `p:zset:sj:<s>`), in pages.
+   * A session may come more than once (under several parts); callers keep the first.
+   */
+  subscribersOf(parts: readonly string[]): AsyncIterable<Subscriber[]>;
+
+  /** Appends to the sessions' queues (capacity per queue); `gone` when a session is missing. */
+  enqueue(deliveries: readonly Delivery[], capacity: number): Promise<EnqueueResult[]>;
+  /** Removes and returns the queued events, oldest first. */
+  take(id: string): Promise<Queued[]>;
+  /** Puts back, at the oldest end, events that were taken but could not be written. */
+  untake(id: string, events: readonly Queued[]): Promise<void>;
+  /**
+   * Resolves when the queue of `id` has events, the session stopped, `ms` passed or `signal`
+   * aborted, whichever is first. Woken by enqueues from any node.
+   */
+  waitForEvents(id: string, ms: number, signal?: AbortSignal): Promise<void>;
+
+  /**
+   * One aging pass: counts down leases and returns the online sessions whose lease ran out
+   * (each returned once, by one node). The caller stops them.
+   */
+  expiredSessions(now: number): Promise<SessionRec[]>;
+
+  close(): Promise<void>;
+}

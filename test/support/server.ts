@@ -1,0 +1,26 @@
+import { createServer, type PushletServer, type ServerOptions } from '../../src/index';
+
+/** Settings that make timing-dependent behaviour quick in tests. */
+export const FAST: Record<string, string | number | boolean> = {
+  'log.level': 0,
+  'queue.read.timeout.millis': 300,
+  'pull.refresh.wait.min.millis': 10,
+  'pull.refresh.wait.max.millis': 20,
+  'poll.refresh.wait.min.millis': 10,
+  'poll.refresh.wait.max.millis': 20,
+};
+
+export interface Running {
+  server: PushletServer;
+  /** Base URL, e.g. `http://127.0.0.1:40123`. */
+  base: string;
+  /** The protocol endpoint under the default context. */
+  srv: string;
+}
+
+/** Starts a server on a free loopback port with FAST settings plus `overrides`. */
+export async function startServer(overrides: ServerOptions['overrides'] = {}, opts: Omit<ServerOptions, 'overrides'> = {}): Promise<Running> {
+  const server = createServer({ env: {}, ...opts, overrides: { ...FAST, ...overrides } });
+  const base = await server.listen(0, '127.0.0.1');
+  return { server, base, srv: `${base}${server.config.context}/pushlet.srv` };
+}
