@@ -12,6 +12,8 @@ export interface Config {
   sessionIdGeneration: 'uuid' | 'randomstring';
   sessionIdSize: number;
   sessionTimeoutMins: number;
+  /** Lease in ms; when set, wins over session.timeout.mins (for short leases in tests). */
+  sessionLeaseMillis: number;
   queueSize: number;
   queueReadTimeoutMillis: number;
   queueWriteTimeoutMillis: number;
@@ -60,6 +62,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'sessionIdGeneration', prop: 'session.id.generation', kind: ['uuid', 'randomstring'], def: 'uuid' },
   { key: 'sessionIdSize', prop: 'session.id.size', kind: 'int', def: '10' },
   { key: 'sessionTimeoutMins', prop: 'session.timeout.mins', kind: 'int', def: '3' },
+  { key: 'sessionLeaseMillis', prop: 'session.lease.millis', kind: 'int', def: '0' },
   { key: 'queueSize', prop: 'queue.size', kind: 'int', def: '256' },
   { key: 'queueReadTimeoutMillis', prop: 'queue.read.timeout.millis', kind: 'int', def: '20000' },
   { key: 'queueWriteTimeoutMillis', prop: 'queue.write.timeout.millis', kind: 'int', def: '20000' },

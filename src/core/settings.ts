@@ -5,6 +5,7 @@ export interface CoreSettings {
   sessionIdGeneration: 'uuid' | 'randomstring';
   sessionIdSize: number;
   sessionTimeoutMins: number;
+  sessionLeaseMillis: number;
   queueSize: number;
   queueReadTimeoutMillis: number;
   queueWriteTimeoutMillis: number;
@@ -21,5 +22,5 @@ export interface CoreSettings {
 }
 
 export function leaseMs(s: CoreSettings): number {
-  return s.sessionTimeoutMins * 60_000;
+  return s.sessionLeaseMillis || s.sessionTimeoutMins * 60_000;
 }

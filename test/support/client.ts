@@ -52,17 +52,20 @@ export function qs(fields: Record<string, string>): string {
 
 export type Ev = Record<string, string>;
 
-/** Parses an `xml` or `xml-strict` body back to events (entities and our backslash escapes decoded). */
-export function parseXmlEvents(text: string): Ev[] {
+/**
+ * Parses an `xml` (values backslash-escaped) or `xml-strict` (entities only) body back to events.
+ */
+export function parseXmlEvents(text: string, strict = !text.startsWith('<event')): Ev[] {
+  const value = strict ? '[^"]*' : '(?:[^"\\\\]|\\\\.)*';
+  const el = new RegExp(`<event((?:\\s+[^\\s=]+="${value}")*)\\s*/>`, 'g');
+  const attr = new RegExp(`([^\\s=]+)="(${value})"`, 'g');
+  const entities: Record<string, string> = { lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' };
   const out: Ev[] = [];
-  const el = /<event((?:\s+[^\s=]+="(?:[^"\\]|\\.)*")*)\s*\/>/g;
-  const attr = /([^\s=]+)="((?:[^"\\]|\\.)*)"/g;
   for (let m = el.exec(text); m; m = el.exec(text)) {
     const e: Ev = {};
     for (let a = attr.exec(m[1]); a; a = attr.exec(m[1])) {
-      e[a[1]] = a[2]
-        .replace(/\\(.)/gs, '$1')
-        .replace(/&(lt|gt|quot|apos|amp);/g, (_, n: string) => ({ lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' })[n]!);
+      const v = strict ? a[2] : a[2].replace(/\\(.)/gs, '$1');
+      e[a[1]] = v.replace(/&(lt|gt|quot|apos|amp);/g, (_, n: string) => entities[n]);
     }
     out.push(e);
   }
@@ -101,3 +104,36 @@ export class TestClient {
     return (await this.event('refresh')).filter((e) => e.p_event === 'data');
   }
 }
+
+/**
+ * Opens a streaming request and collects its body until `until(text)` holds or `ms` passed,
+ * then closes it. `onOpen` runs once the response headers arrived.
+ */
+export function stream(url: string, until: (text: string) => boolean, ms: number, onOpen?: () => void, headers?: Record<string, string>): Promise<Reply & { completed: boolean }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent: false, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      let finished = false;
+      const finish = (completed: boolean) => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(timer);
+        req.destroy();
+        const body = Buffer.concat(chunks);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body, text: body.toString('utf8'), completed });
+      };
+      const timer = setTimeout(() => finish(false), ms);
+      res.on('data', (c: Buffer) => {
+        chunks.push(c);
+        if (until(Buffer.concat(chunks).toString('utf8'))) finish(true);
+      });
+      res.on('end', () => finish(true));
+      res.on('error', () => finish(false));
+      onOpen?.();
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
