@@ -1,12 +1,17 @@
+import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type Server } from 'node:http';
+import { resolve as resolvePath } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { ConfigError, loadConfig, type Config, type ConfigSources } from './config/config';
+import type { AuthHook } from './core/auth';
+import { SessionBinding } from './core/binding';
 import { Controller } from './core/controller';
 import { Dispatcher } from './core/dispatcher';
 import type { Logger } from './core/log';
 import { Aging } from './core/sessions';
 import { createApp } from './http/app';
+import { Metrics } from './http/metrics';
 import { normalizeCharset } from './protocol/charset';
 import { E, F } from './protocol/constants';
 import { event, type Fields } from './protocol/event';
@@ -27,6 +32,8 @@ export interface ServerOptions {
   /** A store to use instead of the one the config selects. */
   store?: Store;
   logger?: Logger;
+  /** An authorisation hook; wins over the `auth.module` setting. */
+  auth?: AuthHook;
 }
 
 /** pino level for Java's `log.level` (1 fatal ... 6 trace; 0 silences). */
@@ -39,6 +46,7 @@ export class PushletServer {
   readonly config: Config;
   readonly log: Logger;
   readonly store: Store;
+  readonly metrics = new Metrics();
   private readonly http: Server;
   private readonly aging: Aging;
   private readonly dispatcher: Dispatcher;
@@ -53,18 +61,41 @@ export class PushletServer {
     if (!responseCharset) throw new ConfigError(`response.charset: unsupported charset '${c.responseCharset}'`);
     this.log = opts.logger ?? pino({ level: pinoLevel(c.logLevel) });
     this.store = opts.store ?? this.makeStore();
-    this.dispatcher = new Dispatcher(this.store, c, this.log, (id, temporary) => this.store.stopSession(id, !temporary));
-    const controller = new Controller(this.store, c, this.dispatcher, this.log);
+    this.dispatcher = new Dispatcher(this.store, c, this.log, (id, temporary) => this.store.stopSession(id, !temporary), this.metrics);
+    const controller = new Controller(this.store, c, this.dispatcher, this.log, {
+      auth: opts.auth ?? (c.authModule ? loadAuthHook(c.authModule) : undefined),
+      binding: this.binding(),
+    });
     this.aging = new Aging(this.store, c, this.log);
     const app = createApp({
       context: c.context,
+      corsOrigins: c.corsOrigins,
+      trustProxy: c.trustProxy,
+      metrics: this.metrics,
       protocol: {
         controller, store: this.store, settings: c, log: this.log,
         requestCharset, responseCharset, responseCharsetLabel: c.responseCharset,
-        maxBodyBytes: 1024 * 1024, shutdown: this.shutdown.signal,
+        maxBodyBytes: c.limitBodyBytes,
+        limits: { fields: c.limitFields, nameLength: c.limitFieldName, valueLength: c.limitFieldValue },
+        metrics: this.metrics,
+        shutdown: this.shutdown.signal,
       },
     });
     this.http = createHttpServer(app.callback());
+  }
+
+  private binding(): SessionBinding | undefined {
+    const c = this.config;
+    if (c.sessionBind === 'none') {
+      this.log.warn('session.bind=none: a session id is the only credential, and every receiver of its events sees it; set session.bind=cookie for browser-only deployments (docs/MIGRATING.md)');
+      return undefined;
+    }
+    let secret = c.sessionBindSecret;
+    if (!secret) {
+      secret = randomBytes(32).toString('hex');
+      this.log.warn('session.bind.secret is not set: using a random one, valid for this process only (set it on every node of a cluster)');
+    }
+    return new SessionBinding(secret, c.context);
   }
 
   private makeStore(): Store {
@@ -122,6 +153,15 @@ export class PushletServer {
     });
     await this.store.close();
   }
+}
+
+/** Loads an auth hook module: its `authorize` export, or the module itself when it is a function. */
+function loadAuthHook(path: string): AuthHook {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const mod = require(resolvePath(path)) as { authorize?: AuthHook; default?: AuthHook } | AuthHook;
+  const hook = typeof mod === 'function' ? mod : (mod.authorize ?? mod.default);
+  if (typeof hook !== 'function') throw new ConfigError(`auth.module: ${path} exports no authorize(request) function`);
+  return hook;
 }
 
 export function createServer(opts: ServerOptions = {}): PushletServer {

@@ -42,6 +42,30 @@ export interface Config {
   subjectMatch: 'prefix' | 'exact';
   /** How often the aging pass runs (Java: 60 s). */
   agingIntervalMillis: number;
+  /** Limits on what clients may send; each refusal says which limit. */
+  limitSessions: number;
+  limitSubscriptions: number;
+  limitFields: number;
+  limitFieldName: number;
+  limitFieldValue: number;
+  limitSubject: number;
+  limitBodyBytes: number;
+  /** Whether clients may publish at all (false: only server-side code publishes). */
+  publishClients: boolean;
+  /** Whether clients may unicast with `p_to`. */
+  publishUnicast: boolean;
+  /** Path of an authorisation hook module (see docs/SECURITY.md). */
+  authModule: string;
+  /** `none` (Java's behaviour) or `cookie`: bind a session to the browser that joined it. */
+  sessionBind: 'none' | 'cookie';
+  /** Key for the session-binding cookie's HMAC; shared by every node of a cluster. */
+  sessionBindSecret: string;
+  /** Origins allowed to call from other sites (CORS): `*` or a comma-separated list; empty: none. */
+  corsOrigins: string[];
+  /** Whether to trust X-Forwarded-For for the client address (behind a proxy). */
+  trustProxy: boolean;
+  /** Folder of an old web application's pages to serve under the context. */
+  webapp: string;
 }
 
 type Kind = 'int' | 'bool' | 'string' | 'list' | readonly string[];
@@ -86,6 +110,21 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'responseCharset', prop: 'response.charset', kind: 'string', def: 'UTF-8' },
   { key: 'subjectMatch', prop: 'subject.match', kind: ['prefix', 'exact'], def: 'prefix' },
   { key: 'agingIntervalMillis', prop: 'session.aging.interval.millis', kind: 'int', def: '60000' },
+  { key: 'limitSessions', prop: 'limit.sessions', kind: 'int', def: '100000' },
+  { key: 'limitSubscriptions', prop: 'limit.subscriptions.per.session', kind: 'int', def: '100' },
+  { key: 'limitFields', prop: 'limit.fields.per.event', kind: 'int', def: '100' },
+  { key: 'limitFieldName', prop: 'limit.field.name.length', kind: 'int', def: '256' },
+  { key: 'limitFieldValue', prop: 'limit.field.value.length', kind: 'int', def: '65536' },
+  { key: 'limitSubject', prop: 'limit.subject.length', kind: 'int', def: '1024' },
+  { key: 'limitBodyBytes', prop: 'limit.body.bytes', kind: 'int', def: '1048576' },
+  { key: 'publishClients', prop: 'publish.clients', kind: 'bool', def: 'true' },
+  { key: 'publishUnicast', prop: 'publish.unicast', kind: 'bool', def: 'true' },
+  { key: 'authModule', prop: 'auth.module', kind: 'string', def: '' },
+  { key: 'sessionBind', prop: 'session.bind', kind: ['none', 'cookie'], def: 'none' },
+  { key: 'sessionBindSecret', prop: 'session.bind.secret', kind: 'string', def: '', env: 'PUSHLET_BIND_SECRET' },
+  { key: 'corsOrigins', prop: 'cors.origins', kind: 'list', def: '' },
+  { key: 'trustProxy', prop: 'proxy.trust', kind: 'bool', def: 'false' },
+  { key: 'webapp', prop: 'webapp', kind: 'string', def: '', env: 'PUSHLET_WEBAPP' },
 ];
 
 export class ConfigError extends Error {}
@@ -152,6 +191,9 @@ function validate(c: Config): void {
   if (c.queueSize < 1) fail('queue.size: must be at least 1');
   if (c.sessionTimeoutMins < 1) fail('session.timeout.mins: must be at least 1');
   if (c.sessionIdSize < 4) fail('session.id.size: must be at least 4');
+  for (const [k, v] of [['limit.fields.per.event', c.limitFields], ['limit.field.name.length', c.limitFieldName], ['limit.subject.length', c.limitSubject], ['limit.body.bytes', c.limitBodyBytes]] as const) {
+    if (v < 1) fail(`${k}: must be at least 1`);
+  }
   if (c.agingIntervalMillis < 10) fail('session.aging.interval.millis: must be at least 10');
   if (c.pullRefreshWaitMinMillis > c.pullRefreshWaitMaxMillis) fail('pull.refresh.wait.min.millis: must not exceed pull.refresh.wait.max.millis');
   if (c.pollRefreshWaitMinMillis > c.pollRefreshWaitMaxMillis) fail('poll.refresh.wait.min.millis: must not exceed poll.refresh.wait.max.millis');

@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import { E, F, type Mode } from '../protocol/constants';
 import { event, type Fields, type Queued } from '../protocol/event';
 import type { Store } from '../store/store';
+import { NO_METRICS, type CoreMetrics } from './metrics';
 import type { CoreSettings } from './settings';
 import { leaseMs } from './settings';
 
@@ -11,6 +12,8 @@ export interface Sink {
   write(e: Fields, own?: Fields): boolean;
   /** Aborted when the client goes away or the server shuts down. */
   readonly signal: AbortSignal;
+  /** Aborted when the server shuts down: the client is sent a refresh, to come back elsewhere. */
+  readonly draining: AbortSignal;
 }
 
 export interface ChannelRequest {
@@ -42,7 +45,7 @@ export function refreshEvent(s: CoreSettings, mode: Mode, path: string, id: stri
  * until the client goes or the session ends; pull and poll write one batch (or a heartbeat)
  * and a refresh event, then return so the response ends.
  */
-export async function runChannel(store: Store, s: CoreSettings, req: ChannelRequest, sink: Sink): Promise<void> {
+export async function runChannel(store: Store, s: CoreSettings, req: ChannelRequest, sink: Sink, metrics: CoreMetrics = NO_METRICS): Promise<void> {
   const { id, mode } = req;
   if (mode !== 'stream' && req.afterListen) {
     sink.write(refreshEvent(s, mode, req.path, id));
@@ -54,7 +57,10 @@ export async function runChannel(store: Store, s: CoreSettings, req: ChannelRequ
 
   for (;;) {
     await store.waitForEvents(id, mode === 'poll' ? 0 : s.queueReadTimeoutMillis, sink.signal);
-    if (sink.signal.aborted) return;
+    if (sink.signal.aborted) {
+      if (sink.draining.aborted) sink.write(refreshEvent(s, 'pull', req.path, id));
+      return;
+    }
     const rec = await store.getSession(id);
     if (!rec || !rec.online) {
       sink.write(event(E.ABORT, { [F.ID]: id }), own());
@@ -64,8 +70,10 @@ export async function runChannel(store: Store, s: CoreSettings, req: ChannelRequ
     await store.kick(id, leaseMs(s));
     if (events.length === 0) {
       if (!sink.write(event(E.HEARTBEAT), own())) return;
-    } else if (!(await writeAll(store, id, events, sink, own))) {
-      return;
+    } else {
+      const written = await writeAll(store, id, events, sink, own);
+      metrics.delivered(written);
+      if (written < events.length) return;
     }
     if (mode !== 'stream') {
       sink.write(refreshEvent(s, mode, req.path, id));
@@ -74,8 +82,8 @@ export async function runChannel(store: Store, s: CoreSettings, req: ChannelRequ
   }
 }
 
-/** Writes taken events in order; what could not be written goes back to the queue. */
-async function writeAll(store: Store, id: string, events: Queued[], sink: Sink, own: () => Fields): Promise<boolean> {
+/** Writes taken events in order; what could not be written goes back to the queue. Returns how many were written. */
+async function writeAll(store: Store, id: string, events: Queued[], sink: Sink, own: () => Fields): Promise<number> {
   for (let i = 0; i < events.length; i++) {
     const q = events[i];
     const mine = own();
@@ -83,8 +91,8 @@ async function writeAll(store: Store, id: string, events: Queued[], sink: Sink, 
     if (q.label !== undefined) mine[F.LABEL] = q.label;
     if (sink.signal.aborted || !sink.write(q.event, mine)) {
       await store.untake(id, events.slice(i));
-      return false;
+      return i;
     }
   }
-  return true;
+  return events.length;
 }

@@ -1,6 +1,8 @@
 import { DEFAULT_FORMAT, DEFAULT_MODE, E, F, isFormat, isMode, type Format, type Mode } from '../protocol/constants';
 import { event, fields, nowSeconds, type Fields } from '../protocol/event';
 import type { SessionRec, Store } from '../store/store';
+import type { AuthHook, AuthRequest } from './auth';
+import type { SessionBinding } from './binding';
 import type { Dispatcher } from './dispatcher';
 import type { Logger } from './log';
 import { newSessionId } from './sessions';
@@ -13,12 +15,26 @@ export interface ProtocolRequest {
   path: string;
   userAgent: string;
   address: string;
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+  cookies: Readonly<Record<string, string>>;
 }
 
 /** What to answer: an HTTP error, or events in the session's format, maybe then the data channel. */
 export type Outcome =
   | { kind: 'error'; status: number; message: string }
-  | { kind: 'events'; format: Format; events: Fields[]; channel?: { id: string; mode: Mode; afterListen: boolean } };
+  | {
+      kind: 'events';
+      format: Format;
+      events: Fields[];
+      channel?: { id: string; mode: Mode; afterListen: boolean };
+      /** A Set-Cookie header value (session binding). */
+      setCookie?: string;
+    };
+
+export interface ControllerOptions {
+  auth?: AuthHook;
+  binding?: SessionBinding;
+}
 
 export class ProtocolError extends Error {
   constructor(readonly status: number, message: string) {
@@ -58,6 +74,7 @@ export class Controller {
     private readonly settings: CoreSettings,
     private readonly dispatcher: Dispatcher,
     private readonly log: Logger,
+    private readonly opts: ControllerOptions = {},
   ) {}
 
   async handle(req: ProtocolRequest): Promise<Outcome> {
@@ -74,15 +91,21 @@ export class Controller {
     const type = f[F.EVENT];
     if (type === undefined) throw new ProtocolError(400, 'No eventType specified');
     if (type.startsWith(E.JOIN)) {
+      const denied = await this.authorize(req, 'join', f);
+      if (typeof denied === 'string') return this.refuseJoin(f, denied);
       const session = await this.join(req);
       const c = { req, f, session };
-      if (type === E.JOIN_LISTEN) return this.listen(c, E.JOIN_LISTEN_ACK);
-      return this.reply(c, event(E.JOIN_ACK, { [F.ID]: session.id, [F.FORMAT]: session.format }));
+      const out = type === E.JOIN_LISTEN
+        ? await this.listen(c, E.JOIN_LISTEN_ACK)
+        : this.reply(c, event(E.JOIN_ACK, { [F.ID]: session.id, [F.FORMAT]: session.format }));
+      if (out.kind === 'events' && this.opts.binding) out.setCookie = this.opts.binding.setCookie(session.id);
+      return out;
     }
     const id = f[F.ID];
     if (id === undefined || id === '') throw new ProtocolError(400, 'No id specified');
     const session = await this.store.getSession(id);
     if (!session) throw new ProtocolError(400, `Invalid or expired id: ${id}`);
+    this.checkBinding(id, req);
     // Every request renews the lease; a left persistent session comes back to life with it.
     await this.store.kick(id, leaseMs(this.settings), { address: req.address });
     session.online = true;
@@ -92,12 +115,46 @@ export class Controller {
     return handler(c);
   }
 
+  /** With session.bind=cookie, a request must carry the cookie its session's join set. */
+  private checkBinding(id: string, req: ProtocolRequest): void {
+    const b = this.opts.binding;
+    if (b && !b.holds(id, req.cookies)) {
+      throw new ProtocolError(400, `Session ${id} is bound to another client (session.bind=cookie)`);
+    }
+  }
+
+  /**
+   * Asks the authorisation hook; returns the reason when it denies. A hook that rewrites fields
+   * has them replace the request's.
+   */
+  private async authorize(req: ProtocolRequest, action: AuthRequest['action'], f: Fields, sessionId?: string): Promise<string | undefined> {
+    if (!this.opts.auth) return undefined;
+    const decision = await this.opts.auth({ action, fields: f, sessionId, headers: req.headers, cookies: req.cookies, address: req.address });
+    if (!decision.allow) {
+      this.log.info({ action, session: sessionId, reason: decision.reason }, 'denied by auth hook');
+      return decision.reason || 'not allowed';
+    }
+    if (decision.fields) {
+      for (const k of Object.keys(f)) delete f[k];
+      Object.assign(f, decision.fields);
+    }
+    return undefined;
+  }
+
+  /** A join the hook denied: a nack in the asked format (there is no session to name). */
+  private refuseJoin(f: Fields, reason: string): Outcome {
+    const format = f[F.FORMAT] ?? DEFAULT_FORMAT;
+    return { kind: 'events', format: isFormat(format) ? format : DEFAULT_FORMAT, events: [event(E.NACK, { [F.REASON]: reason })] };
+  }
+
   private async join(req: ProtocolRequest): Promise<SessionRec> {
     const f = req.fields;
     const format = f[F.FORMAT] ?? DEFAULT_FORMAT;
     if (!isFormat(format)) throw new ProtocolError(400, `Unsupported p_format: ${format}`);
     const clientId = f[F.ID];
     const persistent = clientId !== undefined && clientId !== '';
+    // Re-joining a bound persistent session needs its cookie, or anyone could take it over.
+    if (persistent && this.opts.binding && (await this.store.getSession(clientId))) this.checkBinding(clientId, req);
     const rec = {
       id: persistent ? clientId : newSessionId(this.settings),
       format,
@@ -126,6 +183,8 @@ export class Controller {
     const ack = event(ackType, { [F.ID]: id, [F.MODE]: mode, [F.FORMAT]: format });
     const subject = c.f[F.SUBJECT];
     if (subject) {
+      const refused = await this.checkSubscribe(c, subject);
+      if (refused) return this.nack(c, refused);
       const sub = await this.store.subscribe(id, subject, c.f[F.LABEL]);
       ack[F.SID] = sub.subject;
       if (sub.label !== undefined) ack[F.LABEL] = sub.label;
@@ -147,10 +206,22 @@ export class Controller {
   private async subscribe(c: Ctx): Promise<Outcome> {
     const subject = c.f[F.SUBJECT];
     if (!subject) return this.nack(c, 'no subject provided');
+    const refused = await this.checkSubscribe(c, subject);
+    if (refused) return this.nack(c, refused);
     const sub = await this.store.subscribe(c.session.id, subject, c.f[F.LABEL]);
     return this.reply(c, event(E.SUBSCRIBE_ACK, {
       [F.ID]: c.session.id, [F.SUBJECT]: sub.subject, [F.SID]: sub.subject, [F.LABEL]: sub.label,
     }));
+  }
+
+  /** Why a subscription is refused (subject too long, the hook said no), or undefined. */
+  private async checkSubscribe(c: Ctx, subject: string): Promise<string | undefined> {
+    if (subject.length > this.settings.limitSubject) return this.subjectTooLong();
+    return this.authorize(c.req, 'subscribe', c.f, c.session.id);
+  }
+
+  private subjectTooLong(): string {
+    return `subject longer than ${this.settings.limitSubject} characters (limit.subject.length)`;
   }
 
   private async unsubscribe(c: Ctx): Promise<Outcome> {
@@ -166,8 +237,13 @@ export class Controller {
   }
 
   private async publish(c: Ctx, onlineOnly: boolean): Promise<Outcome> {
+    if (!this.settings.publishClients) return this.nack(c, 'publishing by clients is disabled (publish.clients=false)');
+    const denied = await this.authorize(c.req, 'publish', c.f, c.session.id);
+    if (denied) return this.nack(c, denied);
     const to = c.f[F.TO];
+    if (to && !this.settings.publishUnicast) return this.nack(c, 'unicast by clients is disabled (publish.unicast=false)');
     if (!c.f[F.SUBJECT] && !to) return this.nack(c, 'no subject provided');
+    if ((c.f[F.SUBJECT] ?? '').length > this.settings.limitSubject) return this.nack(c, this.subjectTooLong());
     const data = dataEvent(c.f, c.session.id, onlineOnly);
     if (to) await this.dispatcher.unicast(data, to, onlineOnly);
     else await this.dispatcher.multicast(data, onlineOnly);

@@ -2,6 +2,7 @@ import { F } from '../protocol/constants';
 import type { Fields, Queued } from '../protocol/event';
 import type { Delivery, Store, Subscriber } from '../store/store';
 import type { Logger } from './log';
+import { NO_METRICS, type CoreMetrics } from './metrics';
 import type { CoreSettings } from './settings';
 import { subjectKeys } from './subjects';
 
@@ -34,6 +35,7 @@ export class Dispatcher {
     private readonly settings: CoreSettings,
     private readonly log: Logger,
     private readonly onBailOut: (id: string, temporary: boolean, dropped: number) => Promise<void>,
+    private readonly metrics: CoreMetrics = NO_METRICS,
   ) {}
 
   /** Multicast to every session subscribed to the event's subject. */
@@ -59,14 +61,16 @@ export class Dispatcher {
       }
       delivered += await this.deliver(batch, (id) => temporary.get(id) ?? true);
     }
+    this.metrics.published(delivered);
     return { delivered };
   }
 
   /** Unicast (`p_to`): to one session; nothing happens for an unknown id. */
   async unicast(e: Fields, to: string, onlineOnly: boolean): Promise<PublishResult> {
     const rec = await this.store.getSession(to);
-    if (!rec || (onlineOnly && !rec.online)) return { delivered: 0 };
-    return { delivered: await this.deliver([{ id: to, q: { event: e } }], () => rec.temporary) };
+    const delivered = !rec || (onlineOnly && !rec.online) ? 0 : await this.deliver([{ id: to, q: { event: e } }], () => rec.temporary);
+    this.metrics.published(delivered);
+    return { delivered };
   }
 
   /**
@@ -142,6 +146,7 @@ export class Dispatcher {
 
   private bailOut(id: string, temporary: boolean | undefined, dropped: number, why: string): void {
     this.clearOverflow(id);
+    this.metrics.dropped(dropped);
     this.log.warn({ session: id, dropped }, `stopping session: ${why}`);
     void this.resolveTemporary(id, temporary)
       .then((t) => this.onBailOut(id, t, dropped))

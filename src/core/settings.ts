@@ -18,6 +18,9 @@ export interface CoreSettings {
   pollRefreshWaitMinMillis: number;
   pollRefreshWaitMaxMillis: number;
   subjectMatch: SubjectMatch;
+  limitSubject: number;
+  publishClients: boolean;
+  publishUnicast: boolean;
   agingIntervalMillis: number;
 }
 

@@ -1,10 +1,15 @@
 import Koa from 'koa';
 import Router from '@koa/router';
+import { cors } from './cors';
+import type { Metrics } from './metrics';
 import { protocolHandler, type ProtocolDeps } from './protocol';
 
 export interface AppOptions {
   protocol: ProtocolDeps;
   context: string;
+  corsOrigins: string[];
+  trustProxy: boolean;
+  metrics: Metrics;
   /** Further middleware (static files, metrics) mounted after the protocol endpoint. */
   extra?: Koa.Middleware[];
 }
@@ -20,13 +25,27 @@ const ROOT_PAGE = (context: string) => `<!doctype html>
 
 /** The Koa application: every path ending in `/pushlet.srv` is the protocol; then the rest. */
 export function createApp(opts: AppOptions): Koa {
-  const app = new Koa();
+  const app = new Koa({ proxy: opts.trustProxy });
   const protocol = protocolHandler(opts.protocol);
   const router = new Router();
   router.get('/health', (ctx) => {
     ctx.body = { status: 'ok' };
   });
+  router.get('/ready', async (ctx) => {
+    try {
+      await opts.protocol.store.getSession('\u0000ready-probe');
+      ctx.body = { status: 'ready' };
+    } catch (err) {
+      ctx.status = 503;
+      ctx.body = { status: 'unavailable', reason: (err as Error).message };
+    }
+  });
+  router.get('/metrics', async (ctx) => {
+    ctx.type = opts.metrics.registry.contentType;
+    ctx.body = await opts.metrics.registry.metrics();
+  });
 
+  if (opts.corsOrigins.length) app.use(cors(opts.corsOrigins));
   app.use(async (ctx, next) => {
     if (ctx.path.endsWith('/pushlet.srv')) return protocol(ctx, next);
     return next();

@@ -1,15 +1,17 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type Koa from 'koa';
 import getRawBody from 'raw-body';
+import { parseCookies } from '../core/binding';
 import { runChannel, type Sink } from '../core/channel';
 import type { Controller, Outcome } from '../core/controller';
 import type { CoreSettings } from '../core/settings';
 import type { Logger } from '../core/log';
 import type { Store } from '../store/store';
 import { encodeString } from '../protocol/charset';
-import { DecodeError, decodeRequest } from '../protocol/decode';
+import { DecodeError, decodeRequest, type DecodeLimits } from '../protocol/decode';
 import type { Fields } from '../protocol/event';
 import { FORMAT_SPECS } from '../protocol/formats';
+import type { Metrics } from './metrics';
 
 export interface ProtocolDeps {
   controller: Controller;
@@ -21,7 +23,9 @@ export interface ProtocolDeps {
   /** The charset name as written in Content-Type. */
   responseCharsetLabel: string;
   maxBodyBytes: number;
-  /** Aborted when the server shuts down: held requests end. */
+  limits: DecodeLimits;
+  metrics: Metrics;
+  /** Aborted when the server shuts down: held requests end with a refresh. */
   shutdown: AbortSignal;
 }
 
@@ -36,10 +40,20 @@ function clientAddress(ip: string): string {
   return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
 }
 
-function plainError(res: ServerResponse, status: number, message: string): void {
+/**
+ * Headers set by earlier middleware (CORS) on Koa's response; they must be copied since this
+ * handler writes the raw response itself.
+ */
+function koaHeaders(ctx: Koa.Context): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(ctx.response.headers)) if (v !== undefined) out[k] = v as string | string[];
+  return out;
+}
+
+function plainError(ctx: Koa.Context, status: number, message: string): void {
   const body = Buffer.from(message + '\n', 'utf8');
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=UTF-8', 'Content-Length': body.length });
-  res.end(body);
+  ctx.res.writeHead(status, { ...koaHeaders(ctx), 'Content-Type': 'text/plain; charset=UTF-8', 'Content-Length': body.length });
+  ctx.res.end(body);
 }
 
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
@@ -53,30 +67,43 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | u
   }
 }
 
-/** The `*​/pushlet.srv` endpoint: decode, hand to the controller, write the answer. */
+/** The endpoint of every path ending in `/pushlet.srv`: decode, hand to the controller, write the answer. */
 export function protocolHandler(deps: ProtocolDeps): Koa.Middleware {
   return async (ctx) => {
-    const { req, res } = ctx;
+    const { req } = ctx;
     ctx.respond = false;
+    const started = process.hrtime.bigint();
+    let pEvent: string | undefined;
+    const done = (status: number) => deps.metrics.request(pEvent, status, Number(process.hrtime.bigint() - started) / 1e9);
+    const fail = (status: number, message: string) => {
+      done(status);
+      deps.log.warn({ status, p_event: pEvent, reason: message, address: ctx.ip }, 'request refused');
+      plainError(ctx, status, message);
+    };
     let outcome: Outcome;
     try {
       const body = await readBody(req, deps.maxBodyBytes);
       const fields = decodeRequest(
         { method: req.method ?? 'GET', query: ctx.querystring, contentType: req.headers['content-type'], body },
         deps.requestCharset,
+        deps.limits,
       );
+      pEvent = fields.p_event;
       outcome = await deps.controller.handle({
         fields,
         path: ctx.path,
         userAgent: req.headers['user-agent'] ?? '',
         address: clientAddress(ctx.ip),
+        headers: req.headers,
+        cookies: parseCookies(req.headers.cookie),
       });
     } catch (err) {
-      if (err instanceof DecodeError) return plainError(res, err.status, err.message);
+      if (err instanceof DecodeError) return fail(err.status, err.message);
       deps.log.error({ err }, 'request failed');
-      return plainError(res, 503, `Service unavailable: ${(err as Error).message}`);
+      return fail(503, `Service unavailable: ${(err as Error).message}`);
     }
-    if (outcome.kind === 'error') return plainError(res, outcome.status, outcome.message);
+    if (outcome.kind === 'error') return fail(outcome.status, outcome.message);
+    done(200);
     await writeEvents(ctx, deps, outcome);
   };
 }
@@ -86,11 +113,13 @@ async function writeEvents(ctx: Koa.Context, deps: ProtocolDeps, outcome: Extrac
   const spec = FORMAT_SPECS[outcome.format];
   const writer = spec.create();
   const headers: Record<string, string | string[]> = {
+    ...koaHeaders(ctx),
     ...NO_CACHE_HEADERS,
     'Content-Type': spec.contentType(deps.responseCharsetLabel),
   };
   // Java closes the connection for its own Java client (User-Agent "... java/1.x").
   if ((ctx.get('user-agent').toLowerCase().indexOf('java')) > 0) headers.Connection = 'close';
+  if (outcome.setCookie) headers['Set-Cookie'] = outcome.setCookie;
   let head = writer.begin();
   for (const e of outcome.events) head += writer.event(e);
 
@@ -112,12 +141,14 @@ async function writeEvents(ctx: Koa.Context, deps: ProtocolDeps, outcome: Extrac
     return true;
   };
   write(head);
-  const sink: Sink = { signal, write: (e: Fields, own?: Fields) => write(writer.event(e, own)) };
+  const sink: Sink = { signal, draining: deps.shutdown, write: (e: Fields, own?: Fields) => write(writer.event(e, own)) };
+  deps.metrics.held.inc();
   try {
-    await runChannel(deps.store, deps.settings, { ...outcome.channel, path: ctx.path }, sink);
+    await runChannel(deps.store, deps.settings, { ...outcome.channel, path: ctx.path }, sink, deps.metrics);
   } catch (err) {
     deps.log.error({ err, session: outcome.channel.id }, 'data channel failed');
   } finally {
+    deps.metrics.held.dec();
     res.off('close', onClose);
     if (!res.destroyed) res.end(encodeString(writer.end(), deps.responseCharset));
   }

@@ -108,11 +108,27 @@ function mediaType(contentType: string | undefined): string {
   return (contentType ?? '').split(';')[0].trim().toLowerCase();
 }
 
+/** How much one request may carry; beyond it the request is refused with a 400 naming the limit. */
+export interface DecodeLimits {
+  fields: number;
+  nameLength: number;
+  valueLength: number;
+}
+
+function checkLimits(f: Fields, limits: DecodeLimits): void {
+  let n = 0;
+  for (const k in f) {
+    if (++n > limits.fields) throw new DecodeError(`Too many fields: more than ${limits.fields} (limit.fields.per.event)`);
+    if (k.length > limits.nameLength) throw new DecodeError(`Field name longer than ${limits.nameLength} characters (limit.field.name.length)`);
+    if (f[k].length > limits.valueLength) throw new DecodeError(`Value of ${k} longer than ${limits.valueLength} characters (limit.field.value.length)`);
+  }
+}
+
 /**
  * Turns a request into the event it carries. Query fields come first; a POST body's fields
  * (form-encoded: DIFF, Java read only XML) are laid over them. An empty `p_event` counts as none.
  */
-export function decodeRequest(req: RawRequest, requestCharset: string): Fields {
+export function decodeRequest(req: RawRequest, requestCharset: string, limits?: DecodeLimits): Fields {
   const out = parseForm(Buffer.from(req.query, 'latin1'), requestCharset, fields());
   const body = req.body;
   if (req.method === 'POST' && body && body.length > 0) {
@@ -125,5 +141,6 @@ export function decodeRequest(req: RawRequest, requestCharset: string): Fields {
     }
   }
   if (out[F.EVENT] === '') delete out[F.EVENT];
+  if (limits) checkLimits(out, limits);
   return out;
 }
