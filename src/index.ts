@@ -51,6 +51,7 @@ export class PushletServer {
   private readonly aging: Aging;
   private readonly dispatcher: Dispatcher;
   private readonly shutdown = new AbortController();
+  private readonly open = new Set<Promise<void>>();
 
   constructor(opts: ServerOptions = {}) {
     this.config = loadConfig({ file: opts.configFile, env: opts.env ?? process.env, overrides: opts.overrides });
@@ -79,6 +80,7 @@ export class PushletServer {
         limits: { fields: c.limitFields, nameLength: c.limitFieldName, valueLength: c.limitFieldValue },
         metrics: this.metrics,
         shutdown: this.shutdown.signal,
+        open: this.open,
       },
     });
     this.http = createHttpServer(app.callback());
@@ -142,15 +144,20 @@ export class PushletServer {
     return Object.assign(event(E.DATA), data, { [F.EVENT]: E.DATA });
   }
 
-  /** Stops: held requests end, timers stop, the store closes. */
-  async close(): Promise<void> {
+  /**
+   * Stops: no new connections; held requests end with a refresh (their clients come back, to
+   * another node in a cluster); timers stop; the store closes. Bounded by `graceMs`.
+   */
+  async close(graceMs = 5000): Promise<void> {
     this.shutdown.abort();
+    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    this.http.closeIdleConnections();
+    const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+    await Promise.race([Promise.allSettled([...this.open]), grace]);
+    this.http.closeAllConnections();
+    await closed;
     await this.aging.stop();
     this.dispatcher.close();
-    await new Promise<void>((resolve) => {
-      this.http.close(() => resolve());
-      this.http.closeAllConnections();
-    });
     await this.store.close();
   }
 }

@@ -27,6 +27,8 @@ export interface ProtocolDeps {
   metrics: Metrics;
   /** Aborted when the server shuts down: held requests end with a refresh. */
   shutdown: AbortSignal;
+  /** Open data channels, so shutdown can wait for their last bytes. */
+  open: Set<Promise<void>>;
 }
 
 /** Headers of every protocol response (PROTOCOL.md section 7). */
@@ -104,7 +106,13 @@ export function protocolHandler(deps: ProtocolDeps): Koa.Middleware {
     }
     if (outcome.kind === 'error') return fail(outcome.status, outcome.message);
     done(200);
-    await writeEvents(ctx, deps, outcome);
+    const writing = writeEvents(ctx, deps, outcome);
+    deps.open.add(writing);
+    try {
+      await writing;
+    } finally {
+      deps.open.delete(writing);
+    }
   };
 }
 
@@ -136,7 +144,7 @@ async function writeEvents(ctx: Koa.Context, deps: ProtocolDeps, outcome: Extrac
   res.on('close', onClose);
   const signal = AbortSignal.any([gone.signal, deps.shutdown]);
   const write = (s: string): boolean => {
-    if (res.destroyed || signal.aborted) return false;
+    if (res.destroyed || gone.signal.aborted) return false;
     res.write(encodeString(s, deps.responseCharset));
     return true;
   };

@@ -1,0 +1,83 @@
+/** Value encodings of the Java key model: what a Java node writes and reads back. */
+import { DEFAULT_FORMAT, F, isFormat, isMode } from '../../protocol/constants';
+import type { Fields, Queued } from '../../protocol/event';
+import type { SessionRec, Subscription } from '../store';
+import { SS } from './keys';
+
+/**
+ * A queued event as Java stores it in `p:eq:<id>`: one JSON object of string fields with the
+ * receiver's p_sid (and, ours only, p_label); never p_seq.
+ */
+export function encodeQueued(q: Queued): string {
+  const out: Fields = Object.assign(Object.create(null), q.event);
+  if (q.sid !== undefined) out[F.SID] = q.sid;
+  if (q.label !== undefined) out[F.LABEL] = q.label;
+  return JSON.stringify(out);
+}
+
+/** Reads an event queued by any node; a value that is not a JSON object becomes an empty event. */
+export function decodeQueued(json: string): Queued {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    parsed = null;
+  }
+  const event: Fields = Object.create(null);
+  const q: Queued = { event };
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return q;
+  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+    const s = typeof v === 'string' ? v : JSON.stringify(v);
+    if (k === F.SID) q.sid = s;
+    else if (k === F.LABEL) q.label = s;
+    else event[k] = s;
+  }
+  return q;
+}
+
+/** `p:sc:<id>` value: `{"subject":"/a,/b","label":null}`. */
+export function encodeSubscription(sub: Subscription): string {
+  return JSON.stringify({ subject: sub.subject, label: sub.label ?? null });
+}
+
+/** Reads a `p:sc:<id>` entry; the field (the subject string) stands in for a broken value. */
+export function decodeSubscription(subject: string, json: string): Subscription {
+  try {
+    const v = JSON.parse(json) as { label?: unknown };
+    if (typeof v?.label === 'string') return { subject, label: v.label };
+  } catch {
+    // Fall through: a value we cannot read still names the subscription.
+  }
+  return { subject };
+}
+
+/** A number field of a hash, or undefined when missing or not a number. */
+export function num(v: string | null | undefined): number | undefined {
+  if (v === null || v === undefined || v === '') return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** Whether a session's lease is running: Java's timeToLive > 0. */
+export function isOnline(timeToLive: string | null | undefined): boolean {
+  return (num(timeToLive) ?? 0) > 0;
+}
+
+/** A session from its `p:ss:<id>` hash and `p:sr:<id>` mode; null when the hash is empty. */
+export function decodeSession(id: string, h: Record<string, string>, mode: string | null): SessionRec | null {
+  if (!h || Object.keys(h).length === 0) return null;
+  const format = h[SS.FORMAT];
+  const rec: SessionRec = {
+    id,
+    format: isFormat(format) ? format : DEFAULT_FORMAT,
+    temporary: h[SS.TEMPORARY] !== 'false',
+    createDate: num(h[SS.CREATE_DATE]) ?? 0,
+    userAgent: h[SS.USER_AGENT] ?? '',
+    address: h[SS.ADDRESS] ?? '',
+    online: isOnline(h[SS.TIME_TO_LIVE]),
+  };
+  if (mode !== null && isMode(mode)) rec.mode = mode;
+  const lastSeen = num(h[SS.LAST_SEEN]);
+  if (lastSeen !== undefined) rec.lastSeen = lastSeen;
+  return rec;
+}

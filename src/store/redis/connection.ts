@@ -1,0 +1,169 @@
+/**
+ * The Redis connections of a store: one server, Java-style client-side shards, or Redis Cluster
+ * (or Sentinel through `redisOptions`). Commands issued in the same tick go out as one pipeline
+ * per server (ioredis auto-pipelining), so a batch built with Promise.all is one round trip.
+ */
+import Redis, { Cluster, type RedisOptions } from 'ioredis';
+import { ALL_SCRIPTS, type ScriptDef } from './scripts';
+import { ShardRing } from './sharding';
+
+export interface StoreLogger {
+  debug(obj: object | string, msg?: string): void;
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+}
+
+export interface ConnectionOptions {
+  /** `host:port[:password]`, comma-separated; several servers are client-side shards. */
+  serverlist?: string;
+  /** A `redis://` or `rediss://` URL, used when there is no serverlist. */
+  url?: string;
+  /** Treat the servers (serverlist or url) as startup nodes of a Redis Cluster. */
+  cluster?: boolean;
+  /** Extra ioredis options for every connection, e.g. `{ sentinels, name }` for Sentinel. */
+  redisOptions?: RedisOptions;
+  /** Connect timeout, as Java's `redis.socketto`. */
+  socketTimeoutMs: number;
+  logger?: StoreLogger;
+}
+
+/** What a request that needs Redis gets while Redis cannot be reached; the HTTP layer answers 503. */
+export class RedisUnavailableError extends Error {
+  readonly code = 'STORE_UNAVAILABLE';
+  constructor(cause: unknown) {
+    super(`Redis is unavailable: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = 'RedisUnavailableError';
+  }
+}
+
+/** `host:port[:password],...` as Java's `redis.serverlist`. */
+export function parseServerlist(list: string): RedisOptions[] {
+  return list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const [host, port, ...pw] = entry.split(':');
+      const o: RedisOptions = { host, port: Number(port || 6379) };
+      if (pw.length) o.password = pw.join(':');
+      return o;
+    });
+}
+
+const silent: StoreLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+type ScriptCall = (key: string, ...args: (string | number)[]) => Promise<unknown>;
+
+export class Connection {
+  readonly log: StoreLogger;
+  /** Standalone servers in serverlist order (one unless sharded); empty with a cluster. */
+  private readonly servers: Redis[] = [];
+  private readonly cluster?: Cluster;
+  private readonly ring?: ShardRing;
+
+  constructor(opts: ConnectionOptions) {
+    this.log = opts.logger ?? silent;
+    const common: RedisOptions = {
+      ...opts.redisOptions,
+      connectTimeout: opts.socketTimeoutMs,
+      enableAutoPipelining: true,
+      // Fail fast while Redis is away (the request gets a 503) instead of queueing for later.
+      enableOfflineQueue: false,
+      // A command cut off by a disconnect may have run: resending could queue an event twice.
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 1,
+      lazyConnect: true,
+    };
+    const targets = opts.serverlist ? parseServerlist(opts.serverlist) : [];
+    if (opts.cluster) {
+      const nodes = targets.length ? targets : [urlOptions(opts.url)];
+      this.cluster = new Cluster(
+        nodes.map((n) => ({ host: n.host, port: n.port })),
+        {
+          enableAutoPipelining: true,
+          enableOfflineQueue: false,
+          lazyConnect: true,
+          redisOptions: { ...common, password: nodes[0].password, tls: nodes[0].tls },
+        },
+      );
+      this.watch(this.cluster, 'cluster');
+    } else {
+      const list = targets.length ? targets : [urlOptions(opts.url)];
+      for (const [i, t] of list.entries()) {
+        const client = new Redis({ ...common, ...t });
+        this.watch(client, `server ${i}`);
+        this.servers.push(client);
+      }
+      if (this.servers.length > 1) this.ring = new ShardRing(this.servers.length);
+    }
+    for (const c of this.clients()) for (const s of ALL_SCRIPTS) c.defineCommand(s.name, { numberOfKeys: 1, lua: s.lua });
+  }
+
+  private clients(): (Redis | Cluster)[] {
+    return this.cluster ? [this.cluster] : this.servers;
+  }
+
+  /** Logs an outage once (ioredis repeats 'error' on every reconnect attempt) and its end. */
+  private watch(c: Redis | Cluster, name: string): void {
+    let down = false;
+    c.on('error', (err: Error) => {
+      if (!down) this.log.warn({ err: err.message, redis: name }, 'Redis is unavailable; reconnecting');
+      down = true;
+    });
+    c.on('ready', () => {
+      if (down) this.log.info({ redis: name }, 'Redis is available again');
+      down = false;
+    });
+  }
+
+  async connect(): Promise<void> {
+    await Promise.all(this.clients().map((c) => c.connect()));
+  }
+
+  /**
+   * The connection that holds `key`. A Cluster routes by itself; it is typed as a plain client
+   * because both offer the same commands.
+   */
+  on(key: string): Redis {
+    if (this.cluster) return this.cluster as unknown as Redis;
+    return this.servers[this.ring ? this.ring.shardOf(key) : 0];
+  }
+
+  /** Runs a single-key script on the server of `key`. */
+  script(def: ScriptDef, key: string, ...args: (string | number)[]): Promise<unknown> {
+    const call = (this.on(key) as unknown as Record<string, ScriptCall>)[def.name];
+    return call.call(this.on(key), key, ...args);
+  }
+
+  /**
+   * One connection per server that holds keys (each shard, or each cluster master), for
+   * server-local things: CONFIG and keyspace notifications.
+   */
+  nodes(): Redis[] {
+    return this.cluster ? this.cluster.nodes('master') : this.servers;
+  }
+
+  /** Fires `fn` whenever a server (re)connects; Redis forgets CONFIG SET when it restarts. */
+  onReady(fn: () => void): void {
+    for (const c of this.clients()) c.on('ready', fn);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      this.clients().map((c) => c.quit().then(() => undefined, () => c.disconnect())),
+    );
+  }
+}
+
+function urlOptions(url: string | undefined): RedisOptions {
+  if (!url) return { host: '127.0.0.1', port: 6379 };
+  const u = new URL(url);
+  const o: RedisOptions = { host: u.hostname || '127.0.0.1', port: Number(u.port || 6379) };
+  if (u.password) o.password = decodeURIComponent(u.password);
+  if (u.username) o.username = decodeURIComponent(u.username);
+  const db = u.pathname.replace(/^\//, '');
+  if (db) o.db = Number(db);
+  if (u.protocol === 'rediss:') o.tls = {};
+  return o;
+}

@@ -1,0 +1,338 @@
+/**
+ * The `redis` store: all state in Java's key model (PROTOCOL.md section 11), so our nodes and
+ * Java Pushlet nodes serve one cluster. Only single-key commands and single-key scripts.
+ */
+import type { Mode } from '../../protocol/constants';
+import type { Queued } from '../../protocol/event';
+import type { Delivery, EnqueueResult, NewSession, SessionRec, Store, Subscriber, Subscription } from '../store';
+import { decodeQueued, decodeSession, decodeSubscription, encodeQueued, encodeSubscription, isOnline, num } from './codec';
+import { Connection, RedisUnavailableError, type ConnectionOptions } from './connection';
+import {
+  ALL_SESSIONS, SR_MODE, SS, listenState, queue, session, subjectIndex, subjectParts, subjectSessions, subscriptions,
+} from './keys';
+import { AGE, AGED, HDEL_IF_EQUAL, HSET_IF_EXISTS, PUSH_IF_ROOM, TAKE_ALL } from './scripts';
+import { Wake } from './wake';
+
+export { RedisUnavailableError } from './connection';
+export type { StoreLogger } from './connection';
+
+export interface RedisStoreOptions extends ConnectionOptions {
+  /** Entries per ZRANGE page, as Java's `redis.pagesize`. */
+  pageSize: number;
+  /** Fallback only: how often waiting requests look at their queues when Redis refuses keyspace notifications. */
+  pollIntervalMs?: number;
+}
+
+/** Java's aging lock counts as held by another node while it is younger than this. */
+const AGING_LOCK_MS = 60_000;
+
+/** Replies that mean Redis cannot serve right now, as opposed to a bad command. */
+const UNAVAILABLE_REPLY = /^(LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|READONLY|NOAUTH|WRONGPASS)\b/;
+
+function unavailable(err: unknown): unknown {
+  if (err instanceof RedisUnavailableError) return err;
+  const e = err as Error;
+  if (e?.name === 'ReplyError' && !UNAVAILABLE_REPLY.test(e.message)) return err;
+  return new RedisUnavailableError(err);
+}
+
+function unique<T>(xs: readonly T[]): T[] {
+  return [...new Set(xs)];
+}
+
+export class RedisStore implements Store {
+  private readonly conn: Connection;
+  private readonly wake: Wake;
+  private readonly pageSize: number;
+  /** When this node last aged sessions: a pass counts down at most the time since then. */
+  private lastAgingPass = Date.now();
+
+  constructor(opts: RedisStoreOptions) {
+    this.conn = new Connection(opts);
+    this.wake = new Wake(this.conn, opts.pollIntervalMs ?? 200);
+    this.pageSize = Math.max(1, opts.pageSize);
+  }
+
+  /** A connected store: connections up, keyspace notifications enabled (or polling set up). */
+  static async connect(opts: RedisStoreOptions): Promise<RedisStore> {
+    const store = new RedisStore(opts);
+    try {
+      await store.conn.connect();
+      await store.wake.start();
+    } catch (err) {
+      await store.close();
+      throw unavailable(err);
+    }
+    return store;
+  }
+
+  /** Whether waiting requests poll (keyspace notifications were refused). */
+  get polling(): boolean {
+    return this.wake.polling;
+  }
+
+  private on(key: string) {
+    return this.conn.on(key);
+  }
+
+  /** Runs `fn`, turning connection failures into RedisUnavailableError. */
+  private async io<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw unavailable(err);
+    }
+  }
+
+  openSession(rec: NewSession, leaseMs: number): Promise<void> {
+    return this.io(async () => {
+      const k = session(rec.id);
+      const now = Date.now();
+      // A persistent session re-opened keeps its createDate and place in p:zset:as, as in Java.
+      await Promise.all([
+        this.on(k).hset(k, {
+          [SS.USER_AGENT]: rec.userAgent.toLowerCase(),
+          [SS.TEMPORARY]: String(rec.temporary),
+          [SS.TIME_TO_LIVE]: String(leaseMs),
+          [SS.ADDRESS]: rec.address,
+          [SS.FORMAT]: rec.format,
+          [SS.LAST_SEEN]: String(now),
+        }),
+        this.on(k).hsetnx(k, SS.CREATE_DATE, String(rec.createDate)),
+        this.on(ALL_SESSIONS).zadd(ALL_SESSIONS, 'NX', now, rec.id),
+      ]);
+    });
+  }
+
+  getSession(id: string): Promise<SessionRec | null> {
+    return this.io(async () => {
+      const [h, mode] = await Promise.all([
+        this.on(session(id)).hgetall(session(id)),
+        this.on(listenState(id)).hget(listenState(id), SR_MODE),
+      ]);
+      return decodeSession(id, h, mode);
+    });
+  }
+
+  kick(id: string, leaseMs: number, patch?: { address?: string; mode?: Mode }): Promise<void> {
+    return this.io(async () => {
+      const fields: string[] = [SS.TIME_TO_LIVE, String(leaseMs), SS.LAST_SEEN, String(Date.now())];
+      if (patch?.address !== undefined) fields.push(SS.ADDRESS, patch.address);
+      // Never brings back a deleted session (Java's ghost sessions, PROTOCOL.md E09).
+      const written = await this.conn.script(HSET_IF_EXISTS, session(id), ...fields);
+      if (written === 1 && patch?.mode !== undefined) {
+        await this.on(listenState(id)).hset(listenState(id), SR_MODE, patch.mode);
+      }
+    });
+  }
+
+  stopSession(id: string, keepState: boolean): Promise<void> {
+    return this.io(async () => {
+      if (keepState) {
+        await this.conn.script(HSET_IF_EXISTS, session(id), SS.TIME_TO_LIVE, '0');
+        // A hash field change raises no keyspace event we listen to: tell other nodes' waiters.
+        await this.wake.announce([id]);
+      } else {
+        await this.deleteSession(id);
+      }
+      this.wake.wakeUp(id);
+    });
+  }
+
+  /** Java's deletes for a temporary session, in its order (PROTOCOL.md section 11). */
+  private async deleteSession(id: string): Promise<void> {
+    const sc = subscriptions(id);
+    const [subjects] = await Promise.all([
+      this.on(sc).hkeys(sc),
+      this.on(ALL_SESSIONS).zrem(ALL_SESSIONS, id),
+      this.on(session(id)).del(session(id)),
+      this.on(queue(id)).del(queue(id)),
+      this.on(listenState(id)).del(listenState(id)),
+    ]);
+    await Promise.all([...this.unlistAll(id, subjects), this.on(sc).del(sc)]);
+  }
+
+  /** Removes `id` from the subject indexes of every part of `subjects`. */
+  private unlistAll(id: string, subjects: readonly string[]): Promise<number>[] {
+    return unique(subjects.flatMap(subjectParts)).flatMap((p) => [
+      this.on(subjectSessions(p)).hdel(subjectSessions(p), id),
+      this.on(subjectIndex(p)).zrem(subjectIndex(p), id),
+    ]);
+  }
+
+  subscribe(id: string, subject: string, label?: string): Promise<Subscription> {
+    return this.io(async () => {
+      const sub: Subscription = label === undefined ? { subject } : { subject, label };
+      const now = Date.now();
+      await Promise.all([
+        this.on(subscriptions(id)).hset(subscriptions(id), subject, encodeSubscription(sub)),
+        ...subjectParts(subject).flatMap((p) => [
+          this.on(subjectSessions(p)).hset(subjectSessions(p), id, subject),
+          this.on(subjectIndex(p)).zadd(subjectIndex(p), now, id),
+        ]),
+      ]);
+      return sub;
+    });
+  }
+
+  unsubscribe(id: string, sid?: string): Promise<Subscription[] | null> {
+    return this.io(async () => {
+      const sc = subscriptions(id);
+      if (sid === undefined) {
+        const all = await this.on(sc).hgetall(sc);
+        const subs = Object.entries(all).map(([subject, json]) => decodeSubscription(subject, json));
+        await Promise.all([...this.unlistAll(id, Object.keys(all)), this.on(sc).del(sc)]);
+        return subs;
+      }
+      const json = await this.on(sc).hget(sc, sid);
+      if (json === null) return null;
+      const parts = subjectParts(sid);
+      // Another subscription of this session may now be the one listed under a part: keep it.
+      const [, ...removed] = await Promise.all([
+        this.on(sc).hdel(sc, sid),
+        ...parts.map((p) => this.conn.script(HDEL_IF_EQUAL, subjectSessions(p), id, sid)),
+      ]);
+      await Promise.all(
+        parts.filter((_, i) => removed[i] === 1).map((p) => this.on(subjectIndex(p)).zrem(subjectIndex(p), id)),
+      );
+      return [decodeSubscription(sid, json)];
+    });
+  }
+
+  async *subscribersOf(parts: readonly string[]): AsyncIterable<Subscriber[]> {
+    for (const part of parts) {
+      let offset = 0;
+      for (;;) {
+        const ids = await this.io(() =>
+          this.on(subjectIndex(part)).zrange(subjectIndex(part), offset, String(offset + this.pageSize - 1)),
+        );
+        if (ids.length === 0) break;
+        const { page, ghosts } = await this.io(() => this.readSubscribers(part, ids));
+        if (ghosts.length) await this.io(() => Promise.all(ghosts.map((id) => this.dropGhost(id, part))));
+        // Dropped ghosts left the index, so the next page starts that much earlier.
+        offset += ids.length - ghosts.length;
+        if (page.length) yield page;
+        if (ids.length < this.pageSize) break;
+      }
+    }
+  }
+
+  /** Everything delivery needs of one page of subscribers, in one pipelined round trip. */
+  private async readSubscribers(part: string, ids: string[]): Promise<{ page: Subscriber[]; ghosts: string[] }> {
+    const rows = await Promise.all(
+      ids.map((id) =>
+        Promise.all([
+          this.on(subjectSessions(part)).hget(subjectSessions(part), id),
+          this.on(subscriptions(id)).hgetall(subscriptions(id)),
+          this.on(session(id)).hmget(session(id), SS.TIME_TO_LIVE, SS.TEMPORARY, SS.LAST_SEEN),
+          this.on(listenState(id)).hget(listenState(id), SR_MODE),
+        ]),
+      ),
+    );
+    const page: Subscriber[] = [];
+    const ghosts: string[] = [];
+    rows.forEach(([subject, subs, [ttl, temporary, lastSeen], mode], i) => {
+      const id = ids[i];
+      if (ttl === null && temporary === null) {
+        ghosts.push(id);
+        return;
+      }
+      // Listed in the index but no longer (or not yet fully) subscribed: not a receiver.
+      if (subject === null || subs[subject] === undefined) return;
+      const s: Subscriber = {
+        id, ...decodeSubscription(subject, subs[subject]), online: isOnline(ttl), temporary: temporary !== 'false',
+      };
+      if (mode === 'stream' || mode === 'pull' || mode === 'poll') s.mode = mode;
+      const seen = num(lastSeen);
+      if (seen !== undefined) s.lastSeen = seen;
+      page.push(s);
+    });
+    return { page, ghosts };
+  }
+
+  /**
+   * A session listed under a subject whose hash is gone: Java would bring it back as a ghost
+   * (PROTOCOL.md E09). We delete what is left of it instead.
+   */
+  private async dropGhost(id: string, part: string): Promise<void> {
+    await Promise.all([
+      this.deleteSession(id),
+      this.on(subjectSessions(part)).hdel(subjectSessions(part), id),
+      this.on(subjectIndex(part)).zrem(subjectIndex(part), id),
+    ]);
+  }
+
+  enqueue(deliveries: readonly Delivery[], capacity: number): Promise<EnqueueResult[]> {
+    return this.io(async () => {
+      const ids = unique(deliveries.map((d) => d.id));
+      const exists = await Promise.all(ids.map((id) => this.on(session(id)).exists(session(id))));
+      const alive = new Set(ids.filter((_, i) => exists[i] === 1));
+      const results = await Promise.all(
+        deliveries.map(async ({ id, q }): Promise<EnqueueResult> => {
+          if (!alive.has(id)) return 'gone';
+          const pushed = await this.conn.script(PUSH_IF_ROOM, queue(id), capacity, encodeQueued(q));
+          return pushed === 1 ? 'ok' : 'full';
+        }),
+      );
+      const gone = ids.filter((id) => !alive.has(id));
+      const woken = unique(deliveries.filter((_, i) => results[i] === 'ok').map((d) => d.id));
+      await Promise.all([
+        ...gone.map((id) => this.deleteSession(id)),
+        // Without keyspace notifications our nodes still wake each other at once.
+        this.wake.polling ? this.wake.announce(woken) : undefined,
+      ]);
+      return results;
+    });
+  }
+
+  take(id: string): Promise<Queued[]> {
+    return this.io(async () => {
+      const newestFirst = (await this.conn.script(TAKE_ALL, queue(id))) as string[];
+      return newestFirst.reverse().map(decodeQueued);
+    });
+  }
+
+  untake(id: string, events: readonly Queued[]): Promise<void> {
+    return this.io(async () => {
+      if (events.length === 0) return;
+      // Never recreate the queue of a session that was stopped meanwhile.
+      if ((await this.on(session(id)).exists(session(id))) === 0) return;
+      // The tail is the oldest end: push newest first so the oldest ends up last.
+      await this.on(queue(id)).rpush(queue(id), ...[...events].reverse().map(encodeQueued));
+    });
+  }
+
+  waitForEvents(id: string, ms: number, signal?: AbortSignal): Promise<void> {
+    return this.io(() => this.wake.wait(id, ms, signal));
+  }
+
+  expiredSessions(now: number): Promise<SessionRec[]> {
+    return this.io(async () => {
+      const maxElapsed = Math.max(0, now - this.lastAgingPass);
+      this.lastAgingPass = now;
+      const expired: string[] = [];
+      let offset = 0;
+      for (;;) {
+        const flat = await this.on(ALL_SESSIONS).zrange(ALL_SESSIONS, offset, String(offset + this.pageSize - 1), 'WITHSCORES');
+        if (flat.length === 0) break;
+        const ids = flat.filter((_, i) => i % 2 === 0);
+        const results = await Promise.all(
+          ids.map((id) => this.conn.script(AGE, session(id), now, maxElapsed, AGING_LOCK_MS)),
+        );
+        // Listed without a hash for a whole lock period: left over by a node that died stopping it.
+        const stale = ids.filter((_, i) => results[i] === AGED.GONE && Number(flat[2 * i + 1]) < now - AGING_LOCK_MS);
+        await Promise.all(stale.map((id) => this.deleteSession(id)));
+        expired.push(...ids.filter((_, i) => results[i] === AGED.EXPIRED));
+        offset += ids.length - stale.length;
+        if (ids.length < this.pageSize) break;
+      }
+      const recs = await Promise.all(expired.map((id) => this.getSession(id)));
+      return recs.filter((r): r is SessionRec => r !== null);
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.wake.close();
+    await this.conn.close();
+  }
+}

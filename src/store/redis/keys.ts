@@ -1,0 +1,46 @@
+/** Key and field names of the Java key model (PROTOCOL.md section 11), in one place. */
+
+/** Every session id; score = creation time ms. */
+export const ALL_SESSIONS = 'p:zset:as';
+/** Session hash: userAgent, createDate, temporary, timeToLive, address, format. */
+export const session = (id: string): string => `p:ss:${id}`;
+/** Listen state hash: mode. */
+export const listenState = (id: string): string => `p:sr:${id}`;
+/** Subscriptions of a session: subscribed subject string -> {"subject":..,"label":..}. */
+export const subscriptions = (id: string): string => `p:sc:${id}`;
+/** Sessions listed under one subject: session id -> the full subscribed subject string. */
+export const subjectSessions = (subject: string): string => `p:sj:${subject}`;
+/** Sessions listed under one subject; score = ms when subscribed. */
+export const subjectIndex = (subject: string): string => `p:zset:sj:${subject}`;
+/** Event queue of a session: JSON objects, newest at the head (LPUSH). */
+export const queue = (id: string): string => `p:eq:${id}`;
+
+export const QUEUE_PREFIX = 'p:eq:';
+export const SESSION_PREFIX = 'p:ss:';
+
+/** Fields of `p:ss:<id>`; the last two are ours (Java ignores unknown fields). */
+export const SS = {
+  USER_AGENT: 'userAgent',
+  CREATE_DATE: 'createDate',
+  TEMPORARY: 'temporary',
+  TIME_TO_LIVE: 'timeToLive',
+  ADDRESS: 'address',
+  FORMAT: 'format',
+  /** Java's aging lock: ms when a node started aging the session. */
+  AGING_TIME: 'AgingTime',
+  /** ms of the last request or data-channel round (ours). */
+  LAST_SEEN: 'lastSeen',
+  /** ms of the last aging pass that counted this session down (ours). */
+  LAST_AGED: 'lastAged',
+} as const;
+
+/** Field of `p:sr:<id>`. */
+export const SR_MODE = 'mode';
+
+/** Pub/sub channel our nodes use to wake each other; not a key, no `p:` prefix. */
+export const WAKE_CHANNEL = 'pushlet:wake';
+
+/** The single subjects a subscribed subject string is listed under (`/a,/b` -> `/a`, `/b`). */
+export function subjectParts(subject: string): string[] {
+  return subject.split(',');
+}

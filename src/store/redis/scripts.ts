@@ -1,0 +1,94 @@
+/**
+ * Single-key Lua scripts: each touches only KEYS[1], so it runs unchanged on one Redis, on
+ * client-side shards and on Redis Cluster. Numbers are written with %d: Lua's own number
+ * formatting would turn large values into exponent notation.
+ */
+
+export interface ScriptDef {
+  name: string;
+  lua: string;
+}
+
+/** LPUSH ARGV[2] onto the queue KEYS[1] when it holds fewer than ARGV[1] events. 1: pushed. */
+export const PUSH_IF_ROOM: ScriptDef = {
+  name: 'pushletPushIfRoom',
+  lua: `
+if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('LPUSH', KEYS[1], ARGV[2])
+return 1`,
+};
+
+/** Empties the queue KEYS[1] and returns it as stored: newest first. */
+export const TAKE_ALL: ScriptDef = {
+  name: 'pushletTakeAll',
+  lua: `
+local events = redis.call('LRANGE', KEYS[1], 0, -1)
+if #events > 0 then redis.call('DEL', KEYS[1]) end
+return events`,
+};
+
+/** HSET field/value pairs (ARGV) on the hash KEYS[1] only when it exists. 1: written. */
+export const HSET_IF_EXISTS: ScriptDef = {
+  name: 'pushletHsetIfExists',
+  lua: `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1`,
+};
+
+/** HDEL field ARGV[1] of KEYS[1] only when its value is ARGV[2]. 1: deleted. */
+export const HDEL_IF_EQUAL: ScriptDef = {
+  name: 'pushletHdelIfEqual',
+  lua: `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+return redis.call('HDEL', KEYS[1], ARGV[1])`,
+};
+
+/** Results of AGE. */
+export const AGED = { GONE: -1, LIVING: 0, EXPIRED: 1 } as const;
+
+/**
+ * One aging step on the session hash KEYS[1]; ARGV: now ms, the most ms this pass may count
+ * (the time since this node's previous pass, which is what a Java node subtracts), the lock
+ * timeout ms.
+ *
+ * Java takes the lock with HSETNX AgingTime and releases it with HDEL; a script runs atomically,
+ * so here the lock only has to be respected (a Java node is counting this session down) or
+ * cleared when it is stale (that node died holding it).
+ *
+ * Counting from the later of lastSeen and lastAged, not a fixed interval, is what keeps two of
+ * our nodes from aging a session twice as fast as one.
+ *
+ * Returns EXPIRED once, when timeToLive crosses to <= 0, or for a temporary session left at
+ * <= 0 for a whole lock timeout (its stopping node died); GONE when the hash does not exist.
+ */
+export const AGE: ScriptDef = {
+  name: 'pushletAge',
+  lua: `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local now = tonumber(ARGV[1])
+local lockTimeout = tonumber(ARGV[3])
+local lock = tonumber(redis.call('HGET', KEYS[1], 'AgingTime'))
+if lock then
+  if now - lock < lockTimeout then return 0 end
+  redis.call('HDEL', KEYS[1], 'AgingTime')
+end
+local f = redis.call('HMGET', KEYS[1], 'timeToLive', 'lastSeen', 'lastAged', 'temporary')
+local ttl = tonumber(f[1]) or 0
+local lastAged = tonumber(f[3]) or 0
+if ttl <= 0 then
+  if f[4] == 'true' and now - lastAged >= lockTimeout then
+    redis.call('HSET', KEYS[1], 'lastAged', ARGV[1])
+    return 1
+  end
+  return 0
+end
+local since = math.max(tonumber(f[2]) or 0, lastAged)
+local elapsed = math.max(0, math.min(now - since, tonumber(ARGV[2])))
+ttl = ttl - elapsed
+redis.call('HSET', KEYS[1], 'timeToLive', string.format('%d', math.max(ttl, 0)), 'lastAged', ARGV[1])
+if ttl > 0 then return 0 end
+return 1`,
+};
+
+export const ALL_SCRIPTS: readonly ScriptDef[] = [PUSH_IF_ROOM, TAKE_ALL, HSET_IF_EXISTS, HDEL_IF_EQUAL, AGE];

@@ -1,0 +1,211 @@
+import { expect } from 'chai';
+import { join } from 'node:path';
+import { http, parseXmlEvents, qs, sleep, stream, TestClient } from '../support/client';
+import { startServer, type Running } from '../support/server';
+
+const ROOT = join(__dirname, '..', '..', '..');
+
+describe('limits and bad input', () => {
+  let s: Running;
+  before(async () => {
+    s = await startServer({ 'limit.fields.per.event': 8, 'limit.field.name.length': 10, 'limit.field.value.length': 50, 'limit.subject.length': 12, 'limit.body.bytes': 2000 });
+  });
+  after(async () => { await s.server.close(); });
+
+  const get = (f: Record<string, string>) => http(`${s.srv}?${qs(f)}`);
+
+  it('refuses too many fields with 400 naming the limit', async () => {
+    const f: Record<string, string> = { p_event: 'join' };
+    for (let i = 0; i < 8; i++) f[`f${i}`] = 'x';
+    const r = await get(f);
+    expect(r.status).to.equal(400);
+    expect(r.text).to.include('limit.fields.per.event');
+  });
+
+  it('refuses a too long field name or value with 400 naming the limit', async () => {
+    expect((await get({ p_event: 'join', abcdefghijk: '1' })).text).to.include('limit.field.name.length');
+    const r = await get({ p_event: 'join', v: 'x'.repeat(51) });
+    expect(r.status).to.equal(400);
+    expect(r.text).to.include('limit.field.value.length');
+  });
+
+  it('answers a too long subject with a nack, on subscribe, listen and publish', async () => {
+    const c = new TestClient(s.srv);
+    await c.join();
+    for (const type of ['subscribe', 'listen', 'publish']) {
+      const [e] = await c.event(type, { p_subject: '/' + 'x'.repeat(12), p_mode: 'pull' });
+      expect(e, type).to.include({ p_event: 'nack', p_reason: 'subject longer than 12 characters (limit.subject.length)' });
+    }
+  });
+
+  it('refuses a body over limit.body.bytes with 413', async () => {
+    const r = await http(s.srv, { method: 'POST', body: `<event v="${'x'.repeat(3000)}"/>` });
+    expect(r.status).to.equal(413);
+  });
+
+  it('never lets a published value inject markup into a js page', async () => {
+    const r = await startServer();
+    try {
+      const recv = await http(`${r.srv}?p_event=join-listen&p_format=js&p_mode=pull&p_subject=/inj`);
+      const id = /'p_id', "([^"]+)"/.exec(recv.text)![1];
+      await http(`${r.srv}?${qs({ p_event: 'publish', p_id: id, p_subject: '/inj', evil: '</script><script>alert(1)</script>', q: '"); alert(2); ("' })}`);
+      const page = (await http(`${r.srv}?p_event=refresh&p_id=${encodeURIComponent(id)}`)).text;
+      expect(page).to.not.include('<script>alert');
+      expect(page).to.not.match(/[^\\]"\); alert\(2\)/);
+      expect(page.match(/<script/g)!.length).to.equal(page.match(/<\/script>/g)!.length);
+    } finally { await r.server.close(); }
+  });
+});
+
+describe('publishing restrictions', () => {
+  let s: Running;
+  before(async () => { s = await startServer({ 'publish.unicast': false }); });
+  after(async () => { await s.server.close(); });
+
+  it('publish.unicast=false refuses p_to with a nack but allows multicast', async () => {
+    const c = await new TestClient(s.srv).joinPull('/r');
+    expect((await c.event('publish', { p_subject: '/r', p_to: c.id }))[0]).to.include({ p_event: 'nack', p_reason: 'unicast by clients is disabled (publish.unicast=false)' });
+    expect((await c.event('publish', { p_subject: '/r' }))[0].p_event).to.equal('publish-ack');
+  });
+
+  it('publish.clients=false refuses client publishing; server code still publishes', async () => {
+    const r = await startServer({ 'publish.clients': false });
+    try {
+      const c = await new TestClient(r.srv).joinPull('/srv-only');
+      expect((await c.event('publish', { p_subject: '/srv-only' }))[0]).to.include({ p_event: 'nack', p_reason: 'publishing by clients is disabled (publish.clients=false)' });
+      expect(await r.server.publish('/srv-only', { k: 'from-server' })).to.equal(1);
+      expect(await r.server.unicast(c.id, { k: 'direct' })).to.equal(1);
+      expect((await c.refresh()).map((e) => e.k)).to.deep.equal(['from-server', 'direct']);
+    } finally { await r.server.close(); }
+  });
+});
+
+describe('authorisation hook (examples/auth-signed-token.js)', () => {
+  let s: Running;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  let example: { makeToken(user: string, ttl?: number): string };
+  before(async () => {
+    process.env.PUSHLET_TOKEN_SECRET = 'test-secret';
+    example = require(join(ROOT, 'examples', 'auth-signed-token.js'));
+    s = await startServer({ 'auth.module': join(ROOT, 'examples', 'auth-signed-token.js') });
+  });
+  after(async () => { await s.server.close(); });
+
+  it('denies a join without a valid token with a nack carrying the reason', async () => {
+    const c = new TestClient(s.srv);
+    expect(await c.join()).to.include({ p_event: 'nack', p_reason: 'a valid token is required' });
+    expect(await c.join({ token: 'forged.token' })).to.include({ p_event: 'nack' });
+    expect(await c.join({ token: example.makeToken('ann', -10) }), 'expired').to.include({ p_event: 'nack' });
+  });
+
+  it('allows a signed user, limits subjects, and rewrites published fields', async () => {
+    const token = example.makeToken('ann');
+    const c = new TestClient(s.srv);
+    expect(await c.join({ p_id: 'user-ann', token })).to.include({ p_event: 'join-ack', p_id: 'user-ann' });
+    expect((await c.event('subscribe', { p_subject: '/user/bob/inbox' }))[0]).to.include({ p_event: 'nack', p_reason: 'not allowed to subscribe to /user/bob/inbox' });
+    await c.event('listen', { p_mode: 'pull', p_subject: '/public/chat' });
+    const other = new TestClient(s.srv);
+    await other.join({ p_id: 'user-bob', token: example.makeToken('bob') });
+    await other.event('listen', { p_mode: 'pull', p_subject: '/public/chat' });
+    expect((await c.event('publish', { p_subject: '/public/chat' }))[0].p_event).to.equal('nack');
+    expect((await c.event('publish', { p_subject: '/chat/x', user: 'mallory' }))[0].p_event).to.equal('publish-ack');
+    expect((await c.event('publish', { p_subject: '/public/chat', p_to: 'user-bob' }))[0].p_event, 'publish outside /chat/').to.equal('nack');
+    const r = await startServer({ 'auth.module': join(ROOT, 'examples', 'auth-signed-token.js'), 'subject.match': 'prefix' });
+    await r.server.close();
+  });
+
+  it('refuses to start when the module exports no authorize function', async () => {
+    await startServer({ 'auth.module': join(ROOT, 'package.json') }).then(
+      () => expect.fail('started'),
+      (err: Error) => expect(err.message).to.match(/auth\.module: .* exports no authorize/),
+    );
+  });
+});
+
+describe('session binding (session.bind=cookie)', () => {
+  let s: Running;
+  before(async () => { s = await startServer({ 'session.bind': 'cookie', 'session.bind.secret': 'k' }); });
+  after(async () => { await s.server.close(); });
+
+  const cookieOf = (setCookie: string | string[] | undefined) => String(setCookie).split(';')[0];
+
+  it('join sets an HttpOnly cookie; requests without it are refused with a reason', async () => {
+    const join1 = await http(`${s.srv}?p_event=join&p_format=xml`);
+    expect(String(join1.headers['set-cookie'])).to.match(/^PLB_[0-9a-f]{16}=[\w-]+; Path=\/pushlet; HttpOnly/);
+    const id = parseXmlEvents(join1.text)[0].p_id;
+    const cookie = cookieOf(join1.headers['set-cookie']);
+    const ok = await http(`${s.srv}?p_event=hb&p_id=${id}`, { headers: { cookie } });
+    expect(parseXmlEvents(ok.text)[0].p_event).to.equal('hb-ack');
+    const stolen = await http(`${s.srv}?p_event=publish&p_id=${id}&p_subject=/x`);
+    expect(stolen.status).to.equal(400);
+    expect(stolen.text).to.include(`Session ${id} is bound to another client`);
+    const forged = await http(`${s.srv}?p_event=hb&p_id=${id}`, { headers: { cookie: cookie.replace(/=.*/, '=AAAA') } });
+    expect(forged.status).to.equal(400);
+  });
+
+  it('refuses a join that takes over a bound persistent id', async () => {
+    const id = `bound-${Date.now()}`;
+    const first = await http(`${s.srv}?p_event=join&p_format=xml&p_id=${id}`);
+    expect(first.status).to.equal(200);
+    const thief = await http(`${s.srv}?p_event=join&p_format=xml&p_id=${id}`);
+    expect(thief.status).to.equal(400);
+    const owner = await http(`${s.srv}?p_event=join&p_format=xml&p_id=${id}`, { headers: { cookie: cookieOf(first.headers['set-cookie']) } });
+    expect(owner.status).to.equal(200);
+  });
+
+  it('with session.bind=none (the default) an id alone is enough', async () => {
+    const r = await startServer();
+    try {
+      const c = new TestClient(r.srv);
+      await c.join();
+      expect((await c.event('hb'))[0].p_event).to.equal('hb-ack');
+    } finally { await r.server.close(); }
+  });
+});
+
+describe('CORS, health, readiness, metrics', () => {
+  let s: Running;
+  before(async () => { s = await startServer({ 'cors.origins': 'http://app.example' }); });
+  after(async () => { await s.server.close(); });
+
+  it('allows a listed origin, with credentials, and answers preflight', async () => {
+    const r = await http(`${s.srv}?p_event=join&p_format=xml`, { headers: { origin: 'http://app.example' } });
+    expect(r.headers['access-control-allow-origin']).to.equal('http://app.example');
+    expect(r.headers['access-control-allow-credentials']).to.equal('true');
+    const pre = await http(s.srv, { method: 'OPTIONS', headers: { origin: 'http://app.example', 'access-control-request-method': 'POST' } });
+    expect(pre.status).to.equal(204);
+    expect(pre.headers['access-control-allow-methods']).to.include('POST');
+    const bad = await http(`${s.srv}?p_event=hb`, { headers: { origin: 'http://evil.example' } });
+    expect(bad.headers).to.not.have.property('access-control-allow-origin');
+  });
+
+  it('answers /health and /ready', async () => {
+    expect(JSON.parse((await http(`${s.base}/health`)).text)).to.deep.equal({ status: 'ok' });
+    expect((await http(`${s.base}/ready`)).status).to.equal(200);
+  });
+
+  it('counts published and delivered events, held requests and request latency by p_event', async () => {
+    const c = await new TestClient(s.srv).joinPull('/metrics');
+    await c.event('publish', { p_subject: '/metrics' });
+    await c.refresh();
+    const text = (await http(`${s.base}/metrics`)).text;
+    expect(text).to.match(/^pushlet_events_published_total 1$/m);
+    expect(text).to.match(/^pushlet_events_delivered_total 1$/m);
+    expect(text).to.match(/^pushlet_held_requests 0$/m);
+    expect(text).to.match(/pushlet_request_duration_seconds_count\{p_event="publish",status="200"\} 1/);
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('ends held requests with a refresh so clients come back', async () => {
+    const s = await startServer({ 'queue.read.timeout.millis': 10000 });
+    const c = await new TestClient(s.srv).joinPull('/bye');
+    const pending = stream(`${s.srv}?p_event=refresh&p_id=${c.id}`, () => false, 5000);
+    await sleep(100);
+    const t0 = Date.now();
+    await s.server.close();
+    const r = await pending;
+    expect(Date.now() - t0).to.be.below(1000);
+    expect(parseXmlEvents(r.text).map((e) => e.p_event)).to.deep.equal(['refresh-ack', 'refresh']);
+  });
+});
