@@ -10,7 +10,8 @@ import type { Store } from '../store/store';
 import { encodeString } from '../protocol/charset';
 import { DecodeError, decodeRequest, type DecodeLimits } from '../protocol/decode';
 import type { Fields } from '../protocol/event';
-import { FORMAT_SPECS } from '../protocol/formats';
+import { FORMAT_SPECS, type FormatSpec } from '../protocol/formats';
+import { isValidCallback, jsonp } from '../protocol/formats/jsonp';
 import type { Metrics } from './metrics';
 
 export interface ProtocolDeps {
@@ -83,6 +84,7 @@ export function protocolHandler(deps: ProtocolDeps): Koa.Middleware {
       plainError(ctx, status, message);
     };
     let outcome: Outcome;
+    let callback: string | undefined;
     try {
       const body = await readBody(req, deps.maxBodyBytes);
       const fields = decodeRequest(
@@ -91,6 +93,8 @@ export function protocolHandler(deps: ProtocolDeps): Koa.Middleware {
         deps.limits,
       );
       pEvent = fields.p_event;
+      callback = fields.p_callback;
+      if (callback !== undefined && !isValidCallback(callback)) throw new DecodeError('Invalid p_callback: must be a JavaScript identifier path such as app.onEvents');
       outcome = await deps.controller.handle({
         fields,
         path: ctx.path,
@@ -106,7 +110,8 @@ export function protocolHandler(deps: ProtocolDeps): Koa.Middleware {
     }
     if (outcome.kind === 'error') return fail(outcome.status, outcome.message);
     done(200);
-    const writing = writeEvents(ctx, deps, outcome);
+    const spec = callback !== undefined && outcome.format === 'json' ? jsonp(callback) : FORMAT_SPECS[outcome.format];
+    const writing = writeEvents(ctx, deps, outcome, spec);
     deps.open.add(writing);
     try {
       await writing;
@@ -116,9 +121,8 @@ export function protocolHandler(deps: ProtocolDeps): Koa.Middleware {
   };
 }
 
-async function writeEvents(ctx: Koa.Context, deps: ProtocolDeps, outcome: Extract<Outcome, { kind: 'events' }>): Promise<void> {
+async function writeEvents(ctx: Koa.Context, deps: ProtocolDeps, outcome: Extract<Outcome, { kind: 'events' }>, spec: FormatSpec): Promise<void> {
   const { res } = ctx;
-  const spec = FORMAT_SPECS[outcome.format];
   const writer = spec.create();
   const headers: Record<string, string | string[]> = {
     ...koaHeaders(ctx),

@@ -209,3 +209,26 @@ describe('graceful shutdown', () => {
     expect(parseXmlEvents(r.text).map((e) => e.p_event)).to.deep.equal(['refresh-ack', 'refresh']);
   });
 });
+
+describe('JSONP (p_callback, json format)', () => {
+  let s: Running;
+  before(async () => { s = await startServer(); });
+  after(async () => { await s.server.close(); });
+
+  it('wraps the json answer in the named callback', async () => {
+    const r = await http(`${s.srv}?p_event=join&p_format=json&p_callback=app.onPushlet`);
+    expect(r.headers['content-type']).to.equal('application/javascript; charset=UTF-8');
+    const calls: unknown[] = [];
+    new Function('app', r.text)({ onPushlet: (a: unknown) => calls.push(a) });
+    expect(calls).to.have.length(1);
+    expect((calls[0] as Record<string, string>[])[0].p_event).to.equal('join-ack');
+  });
+
+  for (const bad of ['alert(1)', 'a;b', 'x y', '1abc', 'a..b', 'a'.repeat(200)]) {
+    it(`refuses the callback name ${JSON.stringify(bad.slice(0, 20))} with 400`, async () => {
+      const r = await http(`${s.srv}?${qs({ p_event: 'join', p_format: 'json', p_callback: bad })}`);
+      expect(r.status).to.equal(400);
+      expect(r.text).to.include('Invalid p_callback');
+    });
+  }
+});
