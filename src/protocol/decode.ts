@@ -115,9 +115,16 @@ export interface DecodeLimits {
   valueLength: number;
 }
 
-function checkLimits(f: Fields, limits: DecodeLimits): void {
+/**
+ * Characters a field name may not hold: they would break an attribute name in the XML formats
+ * (Java wrote such names raw, producing documents its own clients could not read).
+ */
+const BAD_NAME = /[\s\u0000-\u001f\u007f"'<>&=\/\\]/;
+
+function checkFields(f: Fields, limits: DecodeLimits): void {
   let n = 0;
   for (const k in f) {
+    if (BAD_NAME.test(k)) throw new DecodeError(`Invalid field name ${JSON.stringify(k)}: it may not contain spaces, control characters or any of " ' < > & = / \\`);
     if (++n > limits.fields) throw new DecodeError(`Too many fields: more than ${limits.fields} (limit.fields.per.event)`);
     if (k.length > limits.nameLength) throw new DecodeError(`Field name longer than ${limits.nameLength} characters (limit.field.name.length)`);
     if (f[k].length > limits.valueLength) throw new DecodeError(`Value of ${k} longer than ${limits.valueLength} characters (limit.field.value.length)`);
@@ -141,6 +148,6 @@ export function decodeRequest(req: RawRequest, requestCharset: string, limits?: 
     }
   }
   if (out[F.EVENT] === '') delete out[F.EVENT];
-  if (limits) checkLimits(out, limits);
+  if (limits) checkFields(out, limits);
   return out;
 }

@@ -107,10 +107,12 @@ export class Connection {
   /** Logs an outage once (ioredis repeats 'error' on every reconnect attempt) and its end. */
   private watch(c: Redis | Cluster, name: string): void {
     let down = false;
-    c.on('error', (err: Error) => {
-      if (!down) this.log.warn({ err: err.message, redis: name }, 'Redis is unavailable; reconnecting');
+    const lost = (reason: string) => {
+      if (!down) this.log.warn({ err: reason, redis: name }, 'Redis is unavailable; reconnecting');
       down = true;
-    });
+    };
+    c.on('error', (err: Error) => lost(err.message));
+    c.on('close', () => c.status !== 'end' && lost('connection closed'));
     c.on('ready', () => {
       if (down) this.log.info({ redis: name }, 'Redis is available again');
       down = false;

@@ -56,14 +56,19 @@ export class RedisStore implements Store {
   /** A connected store: connections up, keyspace notifications enabled (or polling set up). */
   static async connect(opts: RedisStoreOptions): Promise<RedisStore> {
     const store = new RedisStore(opts);
+    await store.start();
+    return store;
+  }
+
+  /** Connects; a store built with `new` must be started before use. Closes it again on failure. */
+  async start(): Promise<void> {
     try {
-      await store.conn.connect();
-      await store.wake.start();
+      await this.conn.connect();
+      await this.wake.start();
     } catch (err) {
-      await store.close();
+      await this.close();
       throw unavailable(err);
     }
-    return store;
   }
 
   /** Whether waiting requests poll (keyspace notifications were refused). */
@@ -200,19 +205,21 @@ export class RedisStore implements Store {
   }
 
   async *subscribersOf(parts: readonly string[]): AsyncIterable<Subscriber[]> {
-    for (const part of parts) {
+    const pageOf = (part: string, offset: number) =>
+      this.on(subjectIndex(part)).zrange(subjectIndex(part), offset, String(offset + this.pageSize - 1));
+    // Prefix matching asks for every prefix of a subject, mostly empty: one round trip for all first pages.
+    const firstPages = await this.io(() => Promise.all(parts.map((p) => pageOf(p, 0))));
+    for (const [i, part] of parts.entries()) {
+      let ids = firstPages[i];
       let offset = 0;
-      for (;;) {
-        const ids = await this.io(() =>
-          this.on(subjectIndex(part)).zrange(subjectIndex(part), offset, String(offset + this.pageSize - 1)),
-        );
-        if (ids.length === 0) break;
+      while (ids.length > 0) {
         const { page, ghosts } = await this.io(() => this.readSubscribers(part, ids));
         if (ghosts.length) await this.io(() => Promise.all(ghosts.map((id) => this.dropGhost(id, part))));
         // Dropped ghosts left the index, so the next page starts that much earlier.
         offset += ids.length - ghosts.length;
         if (page.length) yield page;
         if (ids.length < this.pageSize) break;
+        ids = await this.io(() => pageOf(part, offset));
       }
     }
   }
