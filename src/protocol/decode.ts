@@ -104,6 +104,13 @@ export function parseXmlEvent(text: string, out: Fields): Fields {
   }
 }
 
+function startsWithLt(body: Buffer): boolean {
+  for (const b of body) {
+    if (b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) return b === 0x3c;
+  }
+  return false;
+}
+
 function mediaType(contentType: string | undefined): string {
   return (contentType ?? '').split(';')[0].trim().toLowerCase();
 }
@@ -132,20 +139,23 @@ function checkFields(f: Fields, limits: DecodeLimits): void {
 }
 
 /**
- * Turns a request into the event it carries. Query fields come first; a POST body's fields
- * (form-encoded: DIFF, Java read only XML) are laid over them. An empty `p_event` counts as none.
+ * Turns a request into the event it carries. GET: the query's fields. POST of an XML event (a
+ * body starting with `<`, whatever its Content-Type: curl sends XML as a form): the element's
+ * fields only, as Java reads it. POST of a form (DIFF: Java read only XML): its fields laid over
+ * the query's. An empty `p_event` counts as none.
  */
 export function decodeRequest(req: RawRequest, requestCharset: string, limits?: DecodeLimits): Fields {
-  const out = parseForm(Buffer.from(req.query, 'latin1'), requestCharset, fields());
   const body = req.body;
+  let out: Fields;
   if (req.method === 'POST' && body && body.length > 0) {
     const charset = contentTypeCharset(req.contentType) ?? requestCharset;
-    if (mediaType(req.contentType) === 'application/x-www-form-urlencoded') {
-      parseForm(body, charset, out, true);
+    if (startsWithLt(body) || mediaType(req.contentType) !== 'application/x-www-form-urlencoded') {
+      out = parseXmlEvent(decodeBytes(body, charset), fields());
     } else {
-      const posted = parseXmlEvent(decodeBytes(body, charset), fields());
-      Object.assign(out, posted);
+      out = parseForm(body, charset, parseForm(Buffer.from(req.query, 'latin1'), requestCharset, fields()), true);
     }
+  } else {
+    out = parseForm(Buffer.from(req.query, 'latin1'), requestCharset, fields());
   }
   if (out[F.EVENT] === '') delete out[F.EVENT];
   if (limits) checkFields(out, limits);

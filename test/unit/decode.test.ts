@@ -63,10 +63,14 @@ describe('decode: POSTed XML events', () => {
     expect({ ...f }).to.deep.equal({ p_event: 'hb', p_id: 'x' });
   });
 
-  it('lays body fields over query fields', () => {
+  it('reads only the element\'s fields, not the query\'s (as Java)', () => {
     const f = post('<event p_event="publish" k="body"/>', 'text/xml', 'k=query&q=1');
-    expect(f.k).to.equal('body');
-    expect(f.q).to.equal('1');
+    expect({ ...f }).to.deep.equal({ p_event: 'publish', k: 'body' });
+  });
+
+  it('reads a body starting with < as XML whatever its Content-Type (curl sends XML as a form)', () => {
+    const f = post('  <event p_event="publish" k="v"/>', 'application/x-www-form-urlencoded');
+    expect({ ...f }).to.deep.equal({ p_event: 'publish', k: 'v' });
   });
 
   it('decodes the body in the Content-Type charset', () => {
