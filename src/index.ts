@@ -73,6 +73,7 @@ export class PushletServer {
       corsOrigins: c.corsOrigins,
       trustProxy: c.trustProxy,
       metrics: this.metrics,
+      webappDir: c.webapp || undefined,
       protocol: {
         controller, store: this.store, settings: c, log: this.log,
         requestCharset, responseCharset, responseCharsetLabel: c.responseCharset,

@@ -26,6 +26,8 @@ export interface Config {
   pollRefreshWaitMinMillis: number;
   pollRefreshWaitMaxMillis: number;
   sourcesActivate: boolean;
+  /** Sources to run: built-in names (ping, ticker, temperature) or paths of source modules. */
+  sourcesList: string[];
   logLevel: number;
   /** `host:port[:password]`, comma-separated; empty: the embedded store. */
   redisServerlist: string;
@@ -68,7 +70,8 @@ export interface Config {
   webapp: string;
 }
 
-type Kind = 'int' | 'bool' | 'string' | 'list' | readonly string[];
+/** `list`: comma-separated; `lclist`: the same, lower-cased (user agents, origins). */
+type Kind = 'int' | 'bool' | 'string' | 'list' | 'lclist' | readonly string[];
 
 interface Setting {
   key: keyof Config;
@@ -91,14 +94,15 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'queueReadTimeoutMillis', prop: 'queue.read.timeout.millis', kind: 'int', def: '20000' },
   { key: 'queueWriteTimeoutMillis', prop: 'queue.write.timeout.millis', kind: 'int', def: '20000' },
   { key: 'listenForcePullAll', prop: 'listen.force.pull.all', kind: 'bool', def: 'false' },
-  { key: 'listenForcePullAgents', prop: 'listen.force.pull.agents', kind: 'list', def: 'safari' },
+  { key: 'listenForcePullAgents', prop: 'listen.force.pull.agents', kind: 'lclist', def: 'safari' },
   { key: 'pullRefreshTimeoutMillis', prop: 'pull.refresh.timeout.millis', kind: 'int', def: '45000' },
   { key: 'pullRefreshWaitMinMillis', prop: 'pull.refresh.wait.min.millis', kind: 'int', def: '2000' },
   { key: 'pullRefreshWaitMaxMillis', prop: 'pull.refresh.wait.max.millis', kind: 'int', def: '6000' },
   { key: 'pollRefreshTimeoutMillis', prop: 'poll.refresh.timeout.millis', kind: 'int', def: '60000' },
   { key: 'pollRefreshWaitMinMillis', prop: 'poll.refresh.wait.min.millis', kind: 'int', def: '6000' },
   { key: 'pollRefreshWaitMaxMillis', prop: 'poll.refresh.wait.max.millis', kind: 'int', def: '10000' },
-  { key: 'sourcesActivate', prop: 'sources.activate', kind: 'bool', def: 'false' },
+  { key: 'sourcesActivate', prop: 'sources.activate', kind: 'bool', def: 'true' },
+  { key: 'sourcesList', prop: 'sources.list', kind: 'list', def: 'ping,ticker,temperature' },
   { key: 'logLevel', prop: 'log.level', kind: 'int', def: '4' },
   { key: 'redisServerlist', prop: 'redis.serverlist', kind: 'string', def: '' },
   { key: 'redisPagesize', prop: 'redis.pagesize', kind: 'int', def: '100' },
@@ -122,7 +126,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'authModule', prop: 'auth.module', kind: 'string', def: '' },
   { key: 'sessionBind', prop: 'session.bind', kind: ['none', 'cookie'], def: 'none' },
   { key: 'sessionBindSecret', prop: 'session.bind.secret', kind: 'string', def: '', env: 'PUSHLET_BIND_SECRET' },
-  { key: 'corsOrigins', prop: 'cors.origins', kind: 'list', def: '' },
+  { key: 'corsOrigins', prop: 'cors.origins', kind: 'lclist', def: '' },
   { key: 'trustProxy', prop: 'proxy.trust', kind: 'bool', def: 'false' },
   { key: 'webapp', prop: 'webapp', kind: 'string', def: '', env: 'PUSHLET_WEBAPP' },
 ];
@@ -146,7 +150,8 @@ function convert(s: Setting, raw: string, from: string): unknown {
       return v.toLowerCase() === 'true';
     }
     case 'list':
-      return v.split(',').map((x) => x.trim().toLowerCase()).filter(Boolean);
+    case 'lclist':
+      return v.split(',').map((x) => (s.kind === 'lclist' ? x.trim().toLowerCase() : x.trim())).filter(Boolean);
     default:
       return v;
   }

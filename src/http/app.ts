@@ -3,6 +3,7 @@ import Router from '@koa/router';
 import { cors } from './cors';
 import type { Metrics } from './metrics';
 import { protocolHandler, type ProtocolDeps } from './protocol';
+import { staticFiles } from './static';
 
 export interface AppOptions {
   protocol: ProtocolDeps;
@@ -10,20 +11,14 @@ export interface AppOptions {
   corsOrigins: string[];
   trustProxy: boolean;
   metrics: Metrics;
-  /** Further middleware (static files, metrics) mounted after the protocol endpoint. */
-  extra?: Koa.Middleware[];
+  /** An old web application's page folder, served under the context before the bundled files. */
+  webappDir?: string;
 }
 
-const ROOT_PAGE = (context: string) => `<!doctype html>
-<html><head><meta charset="utf-8"><title>pushlet-server</title></head>
-<body><h1>pushlet-server</h1>
-<p>A Pushlets protocol server. The protocol endpoint is <code>${context}/pushlet.srv</code>
-(any path ending in <code>/pushlet.srv</code> works too).</p>
-<p>Try: <code>curl '${context}/pushlet.srv?p_event=join&amp;p_format=xml'</code></p>
-</body></html>
-`;
-
-/** The Koa application: every path ending in `/pushlet.srv` is the protocol; then the rest. */
+/**
+ * The Koa application: every path ending in `/pushlet.srv` is the protocol; then health,
+ * readiness and metrics; then the bundled clients, the demo and an old webapp's pages.
+ */
 export function createApp(opts: AppOptions): Koa {
   const app = new Koa({ proxy: opts.trustProxy });
   const protocol = protocolHandler(opts.protocol);
@@ -51,14 +46,7 @@ export function createApp(opts: AppOptions): Koa {
     return next();
   });
   app.use(router.routes());
-  for (const m of opts.extra ?? []) app.use(m);
-  app.use(async (ctx, next) => {
-    await next();
-    if (ctx.status === 404 && ctx.body === undefined && (ctx.path === '/' || ctx.path === opts.context || ctx.path === opts.context + '/')) {
-      ctx.type = 'text/html; charset=utf-8';
-      ctx.body = ROOT_PAGE(opts.context);
-    }
-  });
+  app.use(staticFiles({ context: opts.context, webappDir: opts.webappDir }));
   app.on('error', (err: Error & { code?: string }) => {
     // A client that went away mid-response is normal for long polls.
     if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return;

@@ -184,6 +184,23 @@ export class MemoryStore implements Store {
     return out;
   }
 
+  async countSessions(): Promise<number> {
+    return this.sessions.size;
+  }
+
+  async countSubscriptions(id: string): Promise<number> {
+    return this.sessions.get(id)?.subs.size ?? 0;
+  }
+
+  /** One process holds every lease. */
+  async acquireLease(): Promise<boolean> {
+    return true;
+  }
+
+  async releaseLease(): Promise<void> {}
+
+  async ping(): Promise<void> {}
+
   async close(): Promise<void> {
     for (const s of this.sessions.values()) this.wake(s);
   }

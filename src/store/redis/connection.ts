@@ -61,6 +61,8 @@ export class Connection {
   private readonly servers: Redis[] = [];
   private readonly cluster?: Cluster;
   private readonly ring?: ShardRing;
+  /** Set by close(): the connections ending then are no outage. */
+  private closing = false;
 
   constructor(opts: ConnectionOptions) {
     this.log = opts.logger ?? silent;
@@ -108,11 +110,11 @@ export class Connection {
   private watch(c: Redis | Cluster, name: string): void {
     let down = false;
     const lost = (reason: string) => {
-      if (!down) this.log.warn({ err: reason, redis: name }, 'Redis is unavailable; reconnecting');
+      if (!down && !this.closing) this.log.warn({ err: reason, redis: name }, 'Redis is unavailable; reconnecting');
       down = true;
     };
     c.on('error', (err: Error) => lost(err.message));
-    c.on('close', () => c.status !== 'end' && lost('connection closed'));
+    c.on('close', () => lost('connection closed'));
     c.on('ready', () => {
       if (down) this.log.info({ redis: name }, 'Redis is available again');
       down = false;
@@ -152,6 +154,7 @@ export class Connection {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(
       this.clients().map((c) => c.quit().then(() => undefined, () => c.disconnect())),
     );
