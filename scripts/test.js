@@ -81,10 +81,11 @@ async function main() {
   const stopRedis = () => { try { redis.proc.kill('SIGKILL'); fs.rmSync(redis.dir, { recursive: true, force: true }); } catch { /* already gone */ } };
   process.on('exit', stopRedis);
 
-  const Mocha = require('mocha');
+  const { Mocha } = require('mocha');
   const mocha = new Mocha({ timeout: 20000, reporter: 'spec' });
   const files = testFiles(process.argv.slice(2));
   for (const f of files) mocha.addFile(f);
+  await mocha.loadFilesAsync();
   const runner = mocha.run();
   runner.on('end', () => {
     const { passes, failures, pending } = runner.stats;
