@@ -58,6 +58,14 @@ export function num(v: string | null | undefined): number | undefined {
   return Number.isFinite(n) ? n : undefined;
 }
 
+/**
+ * lastSeen when it can be trusted: only while timeToLive is what our nodes last wrote (a Java
+ * node renewing the lease does not update lastSeen).
+ */
+export function trustedLastSeen(lastSeen: string | null | undefined, ttl: string | null | undefined, ownTtl: string | null | undefined): number | undefined {
+  return ttl !== null && ttl !== undefined && ttl === ownTtl ? num(lastSeen) : undefined;
+}
+
 /** Whether a session's lease is running: Java's timeToLive > 0. */
 export function isOnline(timeToLive: string | null | undefined): boolean {
   return (num(timeToLive) ?? 0) > 0;
@@ -77,7 +85,7 @@ export function decodeSession(id: string, h: Record<string, string>, mode: strin
     online: isOnline(h[SS.TIME_TO_LIVE]),
   };
   if (mode !== null && isMode(mode)) rec.mode = mode;
-  const lastSeen = num(h[SS.LAST_SEEN]);
+  const lastSeen = trustedLastSeen(h[SS.LAST_SEEN], h[SS.TIME_TO_LIVE], h[SS.OWN_TIME_TO_LIVE]);
   if (lastSeen !== undefined) rec.lastSeen = lastSeen;
   return rec;
 }

@@ -17,7 +17,7 @@ export interface StoreLogger {
 export interface ConnectionOptions {
   /** `host:port[:password]`, comma-separated; several servers are client-side shards. */
   serverlist?: string;
-  /** A `redis://` or `rediss://` URL, used when there is no serverlist. */
+  /** `redis://`, `rediss://` or `redis-sentinel://...#master` URL, used when there is no serverlist. */
   url?: string;
   /** Treat the servers (serverlist or url) as startup nodes of a Redis Cluster. */
   cluster?: boolean;
@@ -161,8 +161,26 @@ export class Connection {
   }
 }
 
+/** `redis-sentinel://[[user:]password@]host[:port][,host[:port]...][/db]#masterName` (as Lettuce writes it). */
+function sentinelOptions(url: string): RedisOptions {
+  const m = /^redis-sentinel:\/\/(?:([^@]*)@)?([^/#]+)(?:\/(\d+))?#(.+)$/.exec(url);
+  if (!m) throw new Error(`not a sentinel URL (redis-sentinel://host:port[,host:port...][/db]#masterName): ${url}`);
+  const [, auth, hosts, db, name] = m;
+  const o: RedisOptions = {
+    sentinels: hosts.split(',').map((h) => {
+      const [host, port] = h.split(':');
+      return { host, port: Number(port || 26379) };
+    }),
+    name: decodeURIComponent(name),
+  };
+  if (auth) o.password = decodeURIComponent(auth.slice(auth.indexOf(':') + 1));
+  if (db) o.db = Number(db);
+  return o;
+}
+
 function urlOptions(url: string | undefined): RedisOptions {
   if (!url) return { host: '127.0.0.1', port: 6379 };
+  if (url.startsWith('redis-sentinel:')) return sentinelOptions(url);
   const u = new URL(url);
   const o: RedisOptions = { host: u.hostname || '127.0.0.1', port: Number(u.port || 6379) };
   if (u.password) o.password = decodeURIComponent(u.password);

@@ -2,10 +2,10 @@
  * The `redis` store: all state in Java's key model (PROTOCOL.md section 11), so our nodes and
  * Java Pushlet nodes serve one cluster. Only single-key commands and single-key scripts.
  */
-import type { Mode } from '../../protocol/constants';
+import { isMode, type Mode } from '../../protocol/constants';
 import type { Queued } from '../../protocol/event';
 import type { Delivery, EnqueueResult, NewSession, SessionRec, Store, Subscriber, Subscription } from '../store';
-import { decodeQueued, decodeSession, decodeSubscription, encodeQueued, encodeSubscription, isOnline, num } from './codec';
+import { decodeQueued, decodeSession, decodeSubscription, encodeQueued, encodeSubscription, isOnline, trustedLastSeen } from './codec';
 import { Connection, RedisUnavailableError, type ConnectionOptions } from './connection';
 import {
   ALL_SESSIONS, SR_MODE, SS, listenState, queue, session, subjectIndex, subjectParts, subjectSessions, subscriptions,
@@ -29,8 +29,9 @@ const AGING_LOCK_MS = 60_000;
 /** Replies that mean Redis cannot serve right now, as opposed to a bad command. */
 const UNAVAILABLE_REPLY = /^(LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|READONLY|NOAUTH|WRONGPASS)\b/;
 
+/** The error to pass on: connection trouble becomes RedisUnavailableError; bugs stay what they are. */
 function unavailable(err: unknown): unknown {
-  if (err instanceof RedisUnavailableError) return err;
+  if (err instanceof RedisUnavailableError || err instanceof TypeError || err instanceof RangeError) return err;
   const e = err as Error;
   if (e?.name === 'ReplyError' && !UNAVAILABLE_REPLY.test(e.message)) return err;
   return new RedisUnavailableError(err);
@@ -99,6 +100,7 @@ export class RedisStore implements Store {
           [SS.USER_AGENT]: rec.userAgent.toLowerCase(),
           [SS.TEMPORARY]: String(rec.temporary),
           [SS.TIME_TO_LIVE]: String(leaseMs),
+          [SS.OWN_TIME_TO_LIVE]: String(leaseMs),
           [SS.ADDRESS]: rec.address,
           [SS.FORMAT]: rec.format,
           [SS.LAST_SEEN]: String(now),
@@ -121,7 +123,8 @@ export class RedisStore implements Store {
 
   kick(id: string, leaseMs: number, patch?: { address?: string; mode?: Mode }): Promise<void> {
     return this.io(async () => {
-      const fields: string[] = [SS.TIME_TO_LIVE, String(leaseMs), SS.LAST_SEEN, String(Date.now())];
+      const lease = String(leaseMs);
+      const fields = [SS.TIME_TO_LIVE, lease, SS.OWN_TIME_TO_LIVE, lease, SS.LAST_SEEN, String(Date.now())];
       if (patch?.address !== undefined) fields.push(SS.ADDRESS, patch.address);
       // Never brings back a deleted session (Java's ghost sessions, PROTOCOL.md E09).
       const written = await this.conn.script(HSET_IF_EXISTS, session(id), ...fields);
@@ -134,7 +137,7 @@ export class RedisStore implements Store {
   stopSession(id: string, keepState: boolean): Promise<void> {
     return this.io(async () => {
       if (keepState) {
-        await this.conn.script(HSET_IF_EXISTS, session(id), SS.TIME_TO_LIVE, '0');
+        await this.conn.script(HSET_IF_EXISTS, session(id), SS.TIME_TO_LIVE, '0', SS.OWN_TIME_TO_LIVE, '0');
         // A hash field change raises no keyspace event we listen to: tell other nodes' waiters.
         await this.wake.announce([id]);
       } else {
@@ -231,14 +234,14 @@ export class RedisStore implements Store {
         Promise.all([
           this.on(subjectSessions(part)).hget(subjectSessions(part), id),
           this.on(subscriptions(id)).hgetall(subscriptions(id)),
-          this.on(session(id)).hmget(session(id), SS.TIME_TO_LIVE, SS.TEMPORARY, SS.LAST_SEEN),
+          this.on(session(id)).hmget(session(id), SS.TIME_TO_LIVE, SS.TEMPORARY, SS.LAST_SEEN, SS.OWN_TIME_TO_LIVE),
           this.on(listenState(id)).hget(listenState(id), SR_MODE),
         ]),
       ),
     );
     const page: Subscriber[] = [];
     const ghosts: string[] = [];
-    rows.forEach(([subject, subs, [ttl, temporary, lastSeen], mode], i) => {
+    rows.forEach(([subject, subs, [ttl, temporary, lastSeen, ownTtl], mode], i) => {
       const id = ids[i];
       if (ttl === null && temporary === null) {
         ghosts.push(id);
@@ -249,8 +252,8 @@ export class RedisStore implements Store {
       const s: Subscriber = {
         id, ...decodeSubscription(subject, subs[subject]), online: isOnline(ttl), temporary: temporary !== 'false',
       };
-      if (mode === 'stream' || mode === 'pull' || mode === 'poll') s.mode = mode;
-      const seen = num(lastSeen);
+      if (mode !== null && isMode(mode)) s.mode = mode;
+      const seen = trustedLastSeen(lastSeen, ttl, ownTtl);
       if (seen !== undefined) s.lastSeen = seen;
       page.push(s);
     });

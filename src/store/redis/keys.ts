@@ -2,8 +2,11 @@
 
 /** Every session id; score = creation time ms. */
 export const ALL_SESSIONS = 'p:zset:as';
+export const SESSION_PREFIX = 'p:ss:';
+export const QUEUE_PREFIX = 'p:eq:';
+
 /** Session hash: userAgent, createDate, temporary, timeToLive, address, format. */
-export const session = (id: string): string => `p:ss:${id}`;
+export const session = (id: string): string => SESSION_PREFIX + id;
 /** Listen state hash: mode. */
 export const listenState = (id: string): string => `p:sr:${id}`;
 /** Subscriptions of a session: subscribed subject string -> {"subject":..,"label":..}. */
@@ -13,12 +16,9 @@ export const subjectSessions = (subject: string): string => `p:sj:${subject}`;
 /** Sessions listed under one subject; score = ms when subscribed. */
 export const subjectIndex = (subject: string): string => `p:zset:sj:${subject}`;
 /** Event queue of a session: JSON objects, newest at the head (LPUSH). */
-export const queue = (id: string): string => `p:eq:${id}`;
+export const queue = (id: string): string => QUEUE_PREFIX + id;
 
-export const QUEUE_PREFIX = 'p:eq:';
-export const SESSION_PREFIX = 'p:ss:';
-
-/** Fields of `p:ss:<id>`; the last two are ours (Java ignores unknown fields). */
+/** Fields of `p:ss:<id>`; the last three are ours (Java ignores unknown fields). */
 export const SS = {
   USER_AGENT: 'userAgent',
   CREATE_DATE: 'createDate',
@@ -30,6 +30,11 @@ export const SS = {
   AGING_TIME: 'AgingTime',
   /** ms of the last request or data-channel round (ours). */
   LAST_SEEN: 'lastSeen',
+  /**
+   * timeToLive as our nodes last wrote it (ours). When it differs, a Java node has renewed or
+   * aged the session since, so lastSeen no longer tells when the client was last there.
+   */
+  OWN_TIME_TO_LIVE: 'ownTimeToLive',
   /** ms of the last aging pass that counted this session down (ours). */
   LAST_AGED: 'lastAged',
 } as const;

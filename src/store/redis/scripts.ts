@@ -1,3 +1,5 @@
+import { SS } from './keys';
+
 /**
  * Single-key Lua scripts: each touches only KEYS[1], so it runs unchanged on one Redis, on
  * client-side shards and on Redis Cluster. Numbers are written with %d: Lua's own number
@@ -57,7 +59,8 @@ export const AGED = { GONE: -1, LIVING: 0, EXPIRED: 1 } as const;
  * cleared when it is stale (that node died holding it).
  *
  * Counting from the later of lastSeen and lastAged, not a fixed interval, is what keeps two of
- * our nodes from aging a session twice as fast as one.
+ * our nodes from aging a session twice as fast as one. ownTimeToLive follows timeToLive only
+ * while no Java node has written it.
  *
  * Returns EXPIRED once, when timeToLive crosses to <= 0, or for a temporary session left at
  * <= 0 for a whole lock timeout (its stopping node died); GONE when the hash does not exist.
@@ -68,17 +71,17 @@ export const AGE: ScriptDef = {
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local now = tonumber(ARGV[1])
 local lockTimeout = tonumber(ARGV[3])
-local lock = tonumber(redis.call('HGET', KEYS[1], 'AgingTime'))
+local lock = tonumber(redis.call('HGET', KEYS[1], '${SS.AGING_TIME}'))
 if lock then
   if now - lock < lockTimeout then return 0 end
-  redis.call('HDEL', KEYS[1], 'AgingTime')
+  redis.call('HDEL', KEYS[1], '${SS.AGING_TIME}')
 end
-local f = redis.call('HMGET', KEYS[1], 'timeToLive', 'lastSeen', 'lastAged', 'temporary')
+local f = redis.call('HMGET', KEYS[1], '${SS.TIME_TO_LIVE}', '${SS.LAST_SEEN}', '${SS.LAST_AGED}', '${SS.TEMPORARY}', '${SS.OWN_TIME_TO_LIVE}')
 local ttl = tonumber(f[1]) or 0
 local lastAged = tonumber(f[3]) or 0
 if ttl <= 0 then
   if f[4] == 'true' and now - lastAged >= lockTimeout then
-    redis.call('HSET', KEYS[1], 'lastAged', ARGV[1])
+    redis.call('HSET', KEYS[1], '${SS.LAST_AGED}', ARGV[1])
     return 1
   end
   return 0
@@ -86,7 +89,9 @@ end
 local since = math.max(tonumber(f[2]) or 0, lastAged)
 local elapsed = math.max(0, math.min(now - since, tonumber(ARGV[2])))
 ttl = ttl - elapsed
-redis.call('HSET', KEYS[1], 'timeToLive', string.format('%d', math.max(ttl, 0)), 'lastAged', ARGV[1])
+local written = string.format('%d', math.max(ttl, 0))
+redis.call('HSET', KEYS[1], '${SS.TIME_TO_LIVE}', written, '${SS.LAST_AGED}', ARGV[1])
+if f[5] == f[1] then redis.call('HSET', KEYS[1], '${SS.OWN_TIME_TO_LIVE}', written) end
 if ttl > 0 then return 0 end
 return 1`,
 };

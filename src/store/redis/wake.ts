@@ -39,8 +39,9 @@ export class Wake {
 
   async start(): Promise<void> {
     await this.enableNotifications();
-    // A restarted Redis has forgotten CONFIG SET; a failure here is logged by enableNotifications.
-    this.conn.onReady(() => void this.enableNotifications());
+    // A restarted Redis has forgotten CONFIG SET; pushes made before it was set again went
+    // unnoticed, so waiters look again. A failure here is logged by enableNotifications.
+    this.conn.onReady(() => void this.enableNotifications().then(() => this.wakeAll()));
     await Promise.all(this.conn.nodes().map((node) => this.listen(node)));
   }
 

@@ -1,0 +1,13 @@
+/** The same Store contract suite, run for the memory store and the Redis store. */
+import { MemoryStore } from '../../src/store/memory';
+import { storeContract } from '../support/store-contract';
+import { connectStore, rawClient } from './support';
+
+storeContract('MemoryStore', async ({ pageSize }) => new MemoryStore(pageSize));
+
+storeContract('RedisStore', async ({ pageSize }) => {
+  const r = rawClient();
+  await r.flushdb();
+  r.disconnect();
+  return connectStore({ pageSize });
+});

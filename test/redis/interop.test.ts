@@ -1,0 +1,143 @@
+/**
+ * Interop with Java nodes on one Redis: "the Java node" here is a plain client sending exactly
+ * the commands of reference/java-redis/monitor_xml-strict_sequence.txt.
+ */
+import { expect } from 'chai';
+import type Redis from 'ioredis';
+import { fields } from '../../src/protocol/event';
+import type { RedisStore } from '../../src/store/redis';
+import { connectStore, rawClient, sleep } from './support';
+
+/** What a Java node sends at join (monitor file), for a session made there. */
+async function javaJoin(r: Redis, id: string, temporary: boolean): Promise<void> {
+  const now = Date.now();
+  await r.hmset(`p:ss:${id}`, 'timeToLive', '180000', 'temporary', 'true', 'createDate', String(now), 'format', 'xml', 'address', 'unknown');
+  await r.zadd('p:zset:as', `${(now / 1e12).toFixed(12)}E12`, id);
+  if (!temporary) await r.hset(`p:ss:${id}`, 'temporary', 'false');
+  await r.hset(`p:ss:${id}`, 'userAgent', 'curl/7.88.1');
+  await r.hset(`p:ss:${id}`, 'timeToLive', '180000');
+  await r.hset(`p:ss:${id}`, 'address', '127.0.0.1');
+  await r.hset(`p:ss:${id}`, 'format', 'xml-strict');
+}
+
+async function javaSubscribe(r: Redis, id: string, subject: string, label: string | null): Promise<void> {
+  await r.hset(`p:sc:${id}`, subject, JSON.stringify({ subject, label }));
+  for (const s of subject.split(',')) {
+    await r.hset(`p:sj:${s}`, id, subject);
+    await r.zadd(`p:zset:sj:${s}`, String(Date.now()), id);
+  }
+}
+
+/** A Java node's queued data event, as in the dumps. */
+const javaEvent = (n: number) =>
+  JSON.stringify({ p_from: 'java-pub', p_time: '1795782501', p_event: 'data', p_subject: '/t/a', p_sid: '/t/a', p_id: 'java-pub', n: String(n) });
+
+describe('Redis store: interop with Java nodes', function () {
+  this.timeout(10_000);
+  let store: RedisStore;
+  let java: Redis;
+
+  beforeEach(async () => {
+    java = rawClient();
+    await java.flushdb();
+    store = await connectStore();
+  });
+
+  afterEach(async () => {
+    await store.close();
+    java.disconnect();
+  });
+
+  it('reads a session, its mode and its subscriptions made by a Java node', async () => {
+    await javaJoin(java, 'j1', false);
+    await java.hset('p:sr:j1', 'mode', 'pull');
+    await javaSubscribe(java, 'j1', '/t/c', 'lbl-c');
+    await javaSubscribe(java, 'j1', '/t/d,/t/e', null);
+    expect(await store.getSession('j1')).to.include({
+      id: 'j1', format: 'xml-strict', temporary: false, userAgent: 'curl/7.88.1', address: '127.0.0.1', online: true, mode: 'pull',
+    });
+    const subs: unknown[] = [];
+    for await (const page of store.subscribersOf(['/t/c', '/t/e'])) subs.push(...page.map((s) => [s.id, s.subject, s.label, s.mode]));
+    expect(subs).to.deep.equal([['j1', '/t/c', 'lbl-c', 'pull'], ['j1', '/t/d,/t/e', undefined, 'pull']]);
+  });
+
+  it('takes events a Java node LPUSHed oldest first, with their p_sid', async () => {
+    await javaJoin(java, 'j2', true);
+    for (const n of [1, 2, 3]) await java.lpush('p:eq:j2', javaEvent(n));
+    const taken = await store.take('j2');
+    expect(taken.map((q) => q.event.n)).to.deep.equal(['1', '2', '3']);
+    expect(taken.map((q) => q.sid)).to.deep.equal(['/t/a', '/t/a', '/t/a']);
+    expect(taken[0].event.p_sid).to.equal(undefined);
+    expect(await java.exists('p:eq:j2')).to.equal(0);
+  });
+
+  it('a waiter wakes within milliseconds of a Java node pushing to its queue', async () => {
+    await javaJoin(java, 'j3', true);
+    const delays: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const waiting = store.waitForEvents('j3', 5000);
+      await sleep(20);
+      const t0 = Date.now();
+      await java.lpush('p:eq:j3', javaEvent(i));
+      await waiting;
+      delays.push(Date.now() - t0);
+      await store.take('j3');
+    }
+    expect(Math.max(...delays), `wake delays ${delays}`).to.be.below(100);
+  });
+
+  it('a waiter wakes when a Java node stops the session (DEL p:ss)', async () => {
+    await javaJoin(java, 'j4', true);
+    const waiting = store.waitForEvents('j4', 5000);
+    await sleep(20);
+    const t0 = Date.now();
+    await java.zrem('p:zset:as', 'j4');
+    await java.del('p:ss:j4');
+    await waiting;
+    expect(Date.now() - t0).to.be.below(100);
+  });
+
+  it('events we queue are what a Java node reads: JSON of strings, p_sid set, no p_seq, LPOP newest first', async () => {
+    await javaJoin(java, 'j5', true);
+    const q = (n: number) => ({ event: fields({ p_event: 'data', p_subject: '/t/a', p_from: 'node', p_time: '1795782501', n: String(n) }), sid: '/t/a' });
+    await store.enqueue([{ id: 'j5', q: q(1) }, { id: 'j5', q: q(2) }], 256);
+    const newest = JSON.parse((await java.lpop('p:eq:j5'))!) as Record<string, unknown>;
+    expect(newest).to.deep.equal({ p_event: 'data', p_subject: '/t/a', p_from: 'node', p_time: '1795782501', n: '2', p_sid: '/t/a' });
+    expect(JSON.parse((await java.lpop('p:eq:j5'))!)).to.include({ n: '1' });
+  });
+
+  it('respects the queue capacity a Java node checks with LLEN', async () => {
+    await javaJoin(java, 'j6', true);
+    for (let n = 0; n < 3; n++) await java.lpush('p:eq:j6', javaEvent(n));
+    expect(await store.enqueue([{ id: 'j6', q: { event: fields({ p_event: 'data' }) } }], 3)).to.deep.equal(['full']);
+    expect(await java.llen('p:eq:j6')).to.equal(3);
+  });
+
+  describe('a ghost session (PROTOCOL.md E09)', () => {
+    const G = '-18d286a2:1a21cfd9220:-7ff8';
+
+    beforeEach(async () => {
+      // E09c: the session hash was deleted, its subject entries stayed behind.
+      await javaJoin(java, G, true);
+      await javaSubscribe(java, G, '/ghost', null);
+      await java.del(`p:ss:${G}`);
+    });
+
+    it('is never listed as a subscriber; its stale entries are cleaned and no session keys appear', async () => {
+      const found: string[] = [];
+      for await (const page of store.subscribersOf(['/ghost'])) found.push(...page.map((s) => s.id));
+      expect(found).to.deep.equal([]);
+      expect(await java.exists(`p:ss:${G}`, `p:eq:${G}`, `p:sc:${G}`)).to.equal(0);
+      expect(await java.hexists('p:sj:/ghost', G)).to.equal(0);
+      expect(await java.zscore('p:zset:sj:/ghost', G)).to.equal(null);
+    });
+
+    it('gets nothing queued by a publish to it, and is not brought back by a request', async () => {
+      expect(await store.enqueue([{ id: G, q: { event: fields({ p_event: 'data', k: 'g' }) } }], 256)).to.deep.equal(['gone']);
+      await store.kick(G, 180_000, { address: '127.0.0.1', mode: 'stream' });
+      expect(await java.exists(`p:ss:${G}`, `p:eq:${G}`, `p:sr:${G}`)).to.equal(0);
+      expect(await java.hexists('p:sj:/ghost', G)).to.equal(0);
+      expect(await java.zscore('p:zset:sj:/ghost', G)).to.equal(null);
+    });
+  });
+});
