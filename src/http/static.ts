@@ -37,6 +37,8 @@ const TYPES: Record<string, string> = {
   '.woff': 'font/woff',
   '.woff2': 'font/woff2',
   '.swf': 'application/x-shockwave-flash',
+  '.mp3': 'audio/mpeg',
+  '.wav': 'audio/wav',
 };
 
 /** Bundled files change only with a server upgrade; ETags revalidate them after that. */
@@ -150,7 +152,7 @@ export function staticFiles(opts: StaticOptions): Middleware {
     ctx.set('Cache-Control', r.cache);
     ctx.set('X-Content-Type-Options', 'nosniff');
     const tag = createHash('sha1');
-    for (const s of r.stats) tag.update(`${s.size}:${s.mtimeMs};`);
+    r.stats.forEach((s, i) => tag.update(`${r.files[i]}:${s.size}:${s.mtimeMs};`));
     ctx.etag = tag.digest('base64url');
     if (ctx.fresh) {
       ctx.status = 304;

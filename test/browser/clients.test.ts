@@ -63,6 +63,8 @@ const PAGES: Record<string, string> = {
   'json.html': `<!DOCTYPE html><meta charset="utf-8"><script src="js/ajax-pushlet-client-json.js"></script>${RECORDER}`,
   'stream.html': `<!DOCTYPE html><meta charset="utf-8"><script src="lib/js-pushlet-client.js"></script>
     <script>p_embed();</script>${RECORDER}`,
+  // A page that never calls p_embed(): the net frame is added on first use.
+  'stream-late.html': `<!DOCTYPE html><meta charset="utf-8"><script src="lib/js-pushlet-client.js"></script>${RECORDER}`,
 };
 
 type Fields = Record<string, string>;
@@ -220,6 +222,32 @@ describe('bundled browser clients in Chromium', function () {
     });
     expect(await page.evaluate(`(function () { try { Xparse('<a><b></a>'); return 'parsed'; } catch (e) { return e.message; } })()`)).to.match(/unexpected <\/a>/);
     await page.close();
+  });
+
+  it('AJAX: a pushletURL set by the page wins over the one derived from the script', async () => {
+    const page = await open(browser, site, CLIENTS[0]);
+    const asked: string[] = [];
+    page.on('request', (r) => asked.push(new URL(r.url()).pathname));
+    await run(page, "PL.pushletURL = '/elsewhere/app/pushlet.srv'");
+    await joined(page, CLIENTS[0], '/t/elsewhere');
+    expect(asked).to.include('/elsewhere/app/pushlet.srv').and.not.include('/pushlet/pushlet.srv');
+    expect(await page.evaluate('PL.webRoot')).to.equal(`${site.base}/pushlet/`);
+    await page.close();
+  });
+
+  it('JS streaming: works without p_embed() and derives the web root from the script', async () => {
+    const client = { ...CLIENTS[2], page: 'stream-late.html' };
+    const a = await open(browser, site, client);
+    const b = await open(browser, site, CLIENTS[2]);
+    const idA = await joined(a, client, '/t/late');
+    expect(await a.evaluate('p_getWebRoot()')).to.equal(`${site.base}/pushlet/`);
+    await joined(b, CLIENTS[2], '/t/none');
+    await run(b, publish('/t/late', { msg: 'late' }));
+    expect(await dataWith(a, 'msg', 'late')).to.not.have.property('p_to');
+    expect(await site.server.unicast(idA, { msg: 'direct' })).to.equal(1);
+    expect(await dataWith(a, 'msg', 'direct')).to.include({ p_to: idA });
+    await a.close();
+    await b.close();
   });
 
   for (const client of CLIENTS.filter((c) => c.reconnects)) {
