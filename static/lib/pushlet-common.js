@@ -23,13 +23,14 @@
   /** One Pushlet event: a flat map of string fields. */
   function PushletEvent(fields) {
     this.arr = {};
-    for (var k in fields) if (has(fields, k)) this.arr[k] = String(fields[k]);
+    for (var k in fields) if (has(fields, k)) this.put(k, fields[k]);
   }
   PushletEvent.prototype.get = function (name) {
     return has(this.arr, name) ? this.arr[name] : null;
   };
   PushletEvent.prototype.put = function (name, value) {
-    this.arr[name] = String(value);
+    // defineProperty, so that a field named __proto__ is a field like any other.
+    Object.defineProperty(this.arr, name, { value: String(value), writable: true, enumerable: true, configurable: true });
   };
   PushletEvent.prototype.getSubject = function () {
     return this.get('p_subject');

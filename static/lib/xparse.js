@@ -61,7 +61,8 @@
       if (quote !== '"' && quote !== "'") fail('unquoted attribute', i);
       var close = text.indexOf(quote, i + 1);
       if (close < 0) fail('unclosed attribute', i);
-      el.attributes[name] = decode(text.slice(i + 1, close));
+      // defineProperty, so that an attribute named __proto__ is an attribute like any other.
+      Object.defineProperty(el.attributes, name, { value: decode(text.slice(i + 1, close)), writable: true, enumerable: true, configurable: true });
       i = close + 1;
     }
   }

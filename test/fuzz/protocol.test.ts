@@ -54,7 +54,8 @@ function readXmlStream(text: string): Record<string, string>[] {
   return out;
 }
 
-const NAME = fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }).filter((s) => !/[\s\u0000-\u001f\u007f"'<>&=/\\]/.test(s));
+/** Names include the ones a careless decoder mishandles (`__proto__`, `constructor`). */
+const NAME = fc.oneof(fc.constantFrom('__proto__', 'constructor', 'hasOwnProperty', 'p_event'), fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }).filter((s) => !/[\s\u0000-\u001f\u007f"'<>&=/\\]/.test(s)));
 const VALUE = fc.string({ unit: 'binary', maxLength: 40 });
 const FIELDS = fc.dictionary(NAME, VALUE, { minKeys: 1, maxKeys: 8 }).map((o) => makeFields(o));
 
@@ -91,7 +92,9 @@ describe('fuzz: decoding never crashes', () => {
     fc.assert(fc.property(FIELDS, (f) => {
       const attrs = Object.entries(f).map(([k, v]) => ` ${k}="${v.replace(/[\\"]/g, (c) => '\\' + c)}"`).join('');
       const got = decodeRequest({ method: 'POST', query: '', body: Buffer.from(`<event${attrs}/>`) }, 'utf-8', LIMITS);
-      expect({ ...got }).to.deep.equal({ ...f });
+      const want = { ...f };
+      if (want.p_event === '') delete want.p_event; // an empty p_event counts as none
+      expect({ ...got }).to.deep.equal(want);
     }), { numRuns: RUNS });
   });
 });
