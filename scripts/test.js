@@ -2,7 +2,8 @@
 // `npm test`: provisions what the tests need (redis-server, Debian's chromium), starts a
 // redis-server on a free loopback port, runs every mocha test under dist/test, stops Redis and
 // prints one closing line `N passed, N failed`. Arguments narrow the run to folders or files
-// under test/ (e.g. `npm test -- test/unit`).
+// under test/ (e.g. `npm test -- test/unit`). The whole run then repeats the integration and
+// conformance suites on the Redis store, so both stores pass the same tests.
 'use strict';
 const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -72,7 +73,50 @@ function testFiles(args) {
   return files;
 }
 
+/** Runs mocha over `files` in this process; resolves to its stats. */
+async function runMocha(files) {
+  const { Mocha } = require('mocha');
+  const mocha = new Mocha({ timeout: 20000, reporter: 'spec' });
+  for (const f of files) mocha.addFile(f);
+  await mocha.loadFilesAsync();
+  return new Promise((resolve) => {
+    const runner = mocha.run();
+    runner.on('end', () => resolve(runner.stats));
+  });
+}
+
+/** The integration and conformance suites again, on the Redis store, in a child process. */
+function runOnRedis() {
+  return new Promise((resolve) => {
+    const statsFile = path.join(require('node:os').tmpdir(), `pushlet-redis-pass-${process.pid}.json`);
+    console.log('\n==== the integration and conformance suites again, on the Redis store ====');
+    const child = spawn(process.execPath, [__filename, '--stats-to', statsFile, ...REDIS_PASS], {
+      stdio: 'inherit', env: { ...process.env, PUSHLET_TEST_STORE: 'redis' },
+    });
+    child.on('exit', () => {
+      try {
+        resolve(JSON.parse(fs.readFileSync(statsFile, 'utf8')));
+        fs.rmSync(statsFile, { force: true });
+      } catch {
+        resolve({ passes: 0, failures: 1, pending: 0 });
+      }
+    });
+  });
+}
+
+/** What runs on both stores: everything that talks to a server through the protocol. */
+const REDIS_PASS = ['test/integration', 'test/compat/kit.test.js'];
+
 async function main() {
+  const args = process.argv.slice(2);
+  const statsAt = args.indexOf('--stats-to');
+  if (statsAt >= 0) {
+    // Child of the run below: the services are up and the env is set.
+    const statsFile = args[statsAt + 1];
+    const stats = await runMocha(testFiles(args.filter((_, i) => i !== statsAt && i !== statsAt + 1)));
+    fs.writeFileSync(statsFile, JSON.stringify({ passes: stats.passes, failures: stats.failures, pending: stats.pending }));
+    process.exit(0);
+  }
   provision();
   const redis = await startRedis();
   process.env.PUSHLET_TEST_REDIS_URL = `redis://127.0.0.1:${redis.port}`;
@@ -81,18 +125,16 @@ async function main() {
   const stopRedis = () => { try { redis.proc.kill('SIGKILL'); fs.rmSync(redis.dir, { recursive: true, force: true }); } catch { /* already gone */ } };
   process.on('exit', stopRedis);
 
-  const { Mocha } = require('mocha');
-  const mocha = new Mocha({ timeout: 20000, reporter: 'spec' });
-  const files = testFiles(process.argv.slice(2));
-  for (const f of files) mocha.addFile(f);
-  await mocha.loadFilesAsync();
-  const runner = mocha.run();
-  runner.on('end', () => {
-    const { passes, failures, pending } = runner.stats;
-    console.log(`\n${passes} passed, ${failures} failed${pending ? `, ${pending} skipped` : ''}`);
-    stopRedis();
-    process.exit(failures > 0 || passes === 0 ? 1 : 0);
-  });
+  const first = await runMocha(testFiles(args));
+  // A narrowed run (npm test -- test/unit) skips the second pass; PUSHLET_TEST_STORE=redis runs
+  // a narrowed run on Redis instead.
+  const second = args.length === 0 ? await runOnRedis() : { passes: 0, failures: 0, pending: 0 };
+  const passes = first.passes + second.passes;
+  const failures = first.failures + second.failures;
+  const pending = first.pending + second.pending;
+  console.log(`\n${passes} passed, ${failures} failed${pending ? `, ${pending} skipped` : ''}`);
+  stopRedis();
+  process.exit(failures > 0 || passes === 0 ? 1 : 0);
 }
 
 main().catch((err) => {

@@ -16,6 +16,7 @@ import { normalizeCharset } from './protocol/charset';
 import { E, F } from './protocol/constants';
 import { event, type Fields } from './protocol/event';
 import { MemoryStore } from './store/memory';
+import { RedisStore } from './store/redis';
 import type { Store } from './store/store';
 
 export type { Config } from './config/config';
@@ -29,7 +30,7 @@ export interface ServerOptions {
   overrides?: ConfigSources['overrides'];
   /** Environment to read settings from; default `process.env`. */
   env?: ConfigSources['env'];
-  /** A store to use instead of the one the config selects. */
+  /** A store to use instead of the one the config selects; the caller starts it. */
   store?: Store;
   logger?: Logger;
   /** An authorisation hook; wins over the `auth.module` setting. */
@@ -51,6 +52,8 @@ export class PushletServer {
   private readonly aging: Aging;
   private readonly dispatcher: Dispatcher;
   private readonly shutdown = new AbortController();
+  /** A store passed in is started by its owner; one made from config is started here. */
+  private readonly ownStore: boolean;
   private readonly open = new Set<Promise<void>>();
 
   constructor(opts: ServerOptions = {}) {
@@ -61,6 +64,7 @@ export class PushletServer {
     if (!requestCharset) throw new ConfigError(`request.charset: unsupported charset '${c.requestCharset}'`);
     if (!responseCharset) throw new ConfigError(`response.charset: unsupported charset '${c.responseCharset}'`);
     this.log = opts.logger ?? pino({ level: pinoLevel(c.logLevel) });
+    this.ownStore = !opts.store;
     this.store = opts.store ?? this.makeStore();
     this.dispatcher = new Dispatcher(this.store, c, this.log, (id, temporary) => this.store.stopSession(id, !temporary), this.metrics);
     const controller = new Controller(this.store, c, this.dispatcher, this.log, {
@@ -101,15 +105,24 @@ export class PushletServer {
     return new SessionBinding(secret, c.context);
   }
 
+  /** The Redis store when `redis.serverlist` or `redis.url` is set, else the embedded one. */
   private makeStore(): Store {
-    if (this.config.redisServerlist || this.config.redisUrl) {
-      throw new ConfigError('redis.serverlist / redis.url: the Redis store is not built into this version');
-    }
-    return new MemoryStore();
+    const c = this.config;
+    if (!c.redisServerlist && !c.redisUrl) return new MemoryStore();
+    return new RedisStore({
+      serverlist: c.redisServerlist || undefined,
+      url: c.redisUrl || undefined,
+      cluster: c.redisCluster,
+      pageSize: c.redisPagesize,
+      socketTimeoutMs: c.redisSocketto,
+      pollIntervalMs: c.redisPollIntervalMillis,
+      logger: this.log,
+    });
   }
 
   /** Starts listening; resolves to the base URL, e.g. `http://127.0.0.1:8080`. */
   async listen(port = this.config.port, host = this.config.host): Promise<string> {
+    if (this.ownStore) await this.store.start();
     await new Promise<void>((resolve, reject) => {
       this.http.once('error', reject);
       this.http.listen(port, host, () => {

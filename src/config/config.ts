@@ -37,6 +37,10 @@ export interface Config {
   redisMaxconn: number;
   /** A `redis://` URL; an alternative to `redis.serverlist`. */
   redisUrl: string;
+  /** Treat the Redis servers as startup nodes of a Redis Cluster. */
+  redisCluster: boolean;
+  /** Only where Redis refuses keyspace notifications: how often waiting requests check their queue. */
+  redisPollIntervalMillis: number;
   /** Charset of percent-escaped bytes in requests (a POST's Content-Type charset wins). */
   requestCharset: string;
   responseCharset: string;
@@ -110,6 +114,8 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'redisMinconn', prop: 'redis.minconn', kind: 'int', def: '2' },
   { key: 'redisMaxconn', prop: 'redis.maxconn', kind: 'int', def: '20' },
   { key: 'redisUrl', prop: 'redis.url', kind: 'string', def: '', env: 'REDIS_URL' },
+  { key: 'redisCluster', prop: 'redis.cluster', kind: 'bool', def: 'false' },
+  { key: 'redisPollIntervalMillis', prop: 'redis.poll.interval.millis', kind: 'int', def: '200' },
   { key: 'requestCharset', prop: 'request.charset', kind: 'string', def: 'UTF-8' },
   { key: 'responseCharset', prop: 'response.charset', kind: 'string', def: 'UTF-8' },
   { key: 'subjectMatch', prop: 'subject.match', kind: ['prefix', 'exact'], def: 'prefix' },

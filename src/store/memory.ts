@@ -33,6 +33,8 @@ export class MemoryStore implements Store {
     };
   }
 
+  async start(): Promise<void> {}
+
   async openSession(rec: NewSession, leaseMs: number): Promise<void> {
     const now = Date.now();
     const old = this.sessions.get(rec.id);

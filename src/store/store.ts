@@ -49,6 +49,9 @@ export interface Delivery {
  * (Java's key model, shared with Java nodes). Core code never sees which one runs.
  */
 export interface Store {
+  /** Connects (Redis); resolves once the store can serve. */
+  start(): Promise<void>;
+
   /** Creates the session, or re-opens a persistent one keeping its subscriptions and queue. */
   openSession(rec: NewSession, leaseMs: number): Promise<void>;
   getSession(id: string): Promise<SessionRec | null>;

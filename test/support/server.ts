@@ -18,9 +18,21 @@ export interface Running {
   srv: string;
 }
 
+/**
+ * The store the suites run on: `npm test` runs the integration and conformance suites once on
+ * the embedded store and once more with PUSHLET_TEST_STORE=redis (same tests, both stores).
+ */
+export function storeOverrides(): Record<string, string> {
+  if (process.env.PUSHLET_TEST_STORE !== 'redis') return {};
+  const url = process.env.PUSHLET_TEST_REDIS_URL;
+  if (!url) throw new Error('PUSHLET_TEST_STORE=redis needs PUSHLET_TEST_REDIS_URL (npm test sets both)');
+  return { 'redis.url': url };
+}
+
 /** Starts a server on a free loopback port with FAST settings plus `overrides`. */
 export async function startServer(overrides: ServerOptions['overrides'] = {}, opts: Omit<ServerOptions, 'overrides'> = {}): Promise<Running> {
-  const server = createServer({ env: {}, ...opts, overrides: { ...FAST, ...overrides } });
+  const store = opts.store ? {} : storeOverrides();
+  const server = createServer({ env: {}, ...opts, overrides: { ...FAST, ...store, ...overrides } });
   const base = await server.listen(0, '127.0.0.1');
   return { server, base, srv: `${base}${server.config.context}/pushlet.srv` };
 }

@@ -1,7 +1,7 @@
 /**
- * The Redis connections of a store: one server, Java-style client-side shards, or Redis Cluster
- * (or Sentinel through `redisOptions`). Commands issued in the same tick go out as one pipeline
- * per server (ioredis auto-pipelining), so a batch built with Promise.all is one round trip.
+ * The Redis connections of a store: one server, Java-style client-side shards, Redis Cluster or
+ * Sentinel. ioredis sends a command without waiting for earlier replies, so a batch built with
+ * Promise.all costs one round trip per server; auto-pipelining also packs it into one write.
  */
 import Redis, { Cluster, type RedisOptions } from 'ioredis';
 import { ALL_SCRIPTS, type ScriptDef } from './scripts';
@@ -69,7 +69,6 @@ export class Connection {
     const common: RedisOptions = {
       ...opts.redisOptions,
       connectTimeout: opts.socketTimeoutMs,
-      enableAutoPipelining: true,
       // Fail fast while Redis is away (the request gets a 503) instead of queueing for later.
       enableOfflineQueue: false,
       // A command cut off by a disconnect may have run: resending could queue an event twice.
@@ -83,7 +82,9 @@ export class Connection {
       this.cluster = new Cluster(
         nodes.map((n) => ({ host: n.host, port: n.port })),
         {
-          enableAutoPipelining: true,
+          // A cluster pipeline is retried after a failover only when all its commands moved
+          // to one slot; sent one by one, each command follows MOVED by itself.
+          enableAutoPipelining: false,
           enableOfflineQueue: false,
           lazyConnect: true,
           redisOptions: { ...common, password: nodes[0].password, tls: nodes[0].tls },
@@ -93,7 +94,7 @@ export class Connection {
     } else {
       const list = targets.length ? targets : [urlOptions(opts.url)];
       for (const [i, t] of list.entries()) {
-        const client = new Redis({ ...common, ...t });
+        const client = new Redis({ ...common, enableAutoPipelining: true, ...t });
         this.watch(client, `server ${i}`);
         this.servers.push(client);
       }
@@ -136,16 +137,22 @@ export class Connection {
 
   /** Runs a single-key script on the server of `key`. */
   script(def: ScriptDef, key: string, ...args: (string | number)[]): Promise<unknown> {
-    const call = (this.on(key) as unknown as Record<string, ScriptCall>)[def.name];
-    return call.call(this.on(key), key, ...args);
+    const client = this.on(key);
+    return (client as unknown as Record<string, ScriptCall>)[def.name].call(client, key, ...args);
   }
 
   /**
-   * One connection per server that holds keys (each shard, or each cluster master), for
-   * server-local things: CONFIG and keyspace notifications.
+   * One connection per server (each shard; each cluster node, replicas too, as one may become
+   * master), for server-local things: CONFIG and keyspace notifications.
    */
   nodes(): Redis[] {
-    return this.cluster ? this.cluster.nodes('master') : this.servers;
+    return this.cluster ? this.cluster.nodes('all') : this.servers;
+  }
+
+  /** Follows Redis Cluster topology changes: `added` for a node that joins, `removed` for one that leaves. */
+  onNodeChange(added: (node: Redis) => void, removed: (node: Redis) => void): void {
+    this.cluster?.on('+node', added);
+    this.cluster?.on('-node', removed);
   }
 
   /** Fires `fn` whenever a server (re)connects; Redis forgets CONFIG SET when it restarts. */

@@ -47,6 +47,7 @@ export class RedisStore implements Store {
   private readonly pageSize: number;
   /** When this node last aged sessions: a pass counts down at most the time since then. */
   private lastAgingPass = Date.now();
+  private starting?: Promise<void>;
 
   constructor(opts: RedisStoreOptions) {
     this.conn = new Connection(opts);
@@ -61,8 +62,13 @@ export class RedisStore implements Store {
     return store;
   }
 
-  /** Connects; a store built with `new` must be started before use. Closes it again on failure. */
-  async start(): Promise<void> {
+  /** Connects (once, however often called); a store built with `new` must be started before use. */
+  start(): Promise<void> {
+    this.starting ??= this.connectAll();
+    return this.starting;
+  }
+
+  private async connectAll(): Promise<void> {
     try {
       await this.conn.connect();
       await this.wake.start();

@@ -25,12 +25,18 @@ function withOurFlags(current: string): string {
   return flags;
 }
 
+function nodeName(node: Redis): string {
+  return `${node.options.host}:${node.options.port}`;
+}
+
 export class Wake {
   private readonly waiters = new Map<string, Set<() => void>>();
-  private readonly subscribers: Redis[] = [];
+  /** Subscriber connection per server, by `host:port`. */
+  private readonly subscribers = new Map<string, Redis>();
   private pollTimer?: NodeJS.Timeout;
   /** True when notifications could not be enabled on some server. */
   polling = false;
+  private closed = false;
 
   constructor(
     private readonly conn: Connection,
@@ -38,16 +44,34 @@ export class Wake {
   ) {}
 
   async start(): Promise<void> {
-    await this.enableNotifications();
+    await this.enableNotifications(this.conn.nodes());
     // A restarted Redis has forgotten CONFIG SET; pushes made before it was set again went
     // unnoticed, so waiters look again. A failure here is logged by enableNotifications.
-    this.conn.onReady(() => void this.enableNotifications().then(() => this.wakeAll()));
+    this.conn.onReady(() => void this.enableNotifications(this.conn.nodes()).then(() => this.wakeAll()));
+    this.conn.onNodeChange((node) => void this.adopt(node), (node) => this.forget(node));
     await Promise.all(this.conn.nodes().map((node) => this.listen(node)));
   }
 
-  private async enableNotifications(): Promise<void> {
+  /** A Redis Cluster node that appeared after start (a new master or replica). */
+  private async adopt(node: Redis): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.enableNotifications([node]);
+      await this.listen(node);
+    } catch (err) {
+      this.conn.log.warn({ err: String((err as Error).message), node: nodeName(node) }, 'cannot listen for keyspace notifications on a new Redis node');
+    }
+  }
+
+  private forget(node: Redis): void {
+    const sub = this.subscribers.get(nodeName(node));
+    this.subscribers.delete(nodeName(node));
+    sub?.disconnect();
+  }
+
+  private async enableNotifications(nodes: Redis[]): Promise<void> {
     const results = await Promise.allSettled(
-      this.conn.nodes().map(async (node) => {
+      nodes.map(async (node) => {
         const [, current] = (await node.config('GET', 'notify-keyspace-events')) as [string, string];
         const wanted = withOurFlags(current ?? '');
         if (wanted !== current) await node.config('SET', 'notify-keyspace-events', wanted);
@@ -66,8 +90,9 @@ export class Wake {
   }
 
   private async listen(node: Redis): Promise<void> {
+    if (this.subscribers.has(nodeName(node))) return;
     const sub = node.duplicate({ enableOfflineQueue: true, enableAutoPipelining: false, lazyConnect: false });
-    this.subscribers.push(sub);
+    this.subscribers.set(nodeName(node), sub);
     sub.on('error', () => {
       // The command connections log outages; this one reconnects and resubscribes by itself.
     });
@@ -152,8 +177,9 @@ export class Wake {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.pollTimer);
     this.wakeAll();
-    await Promise.all(this.subscribers.map((s) => s.quit().then(() => undefined, () => s.disconnect())));
+    await Promise.all([...this.subscribers.values()].map((s) => s.quit().then(() => undefined, () => s.disconnect())));
   }
 }
