@@ -7,16 +7,18 @@ import type Redis from 'ioredis';
 import { RedisStore } from '../../src/store/redis';
 import { http, parseXmlEvents, qs, stream, TestClient, type Ev } from '../support/client';
 import { startServer, type Running } from '../support/server';
-import { RedisChild, rawClient, sleep, storeOptions, storeUrl } from './support';
+import { RedisChild, rawClient, sleep, storeUrl } from './support';
 
 /** Settings of every node: exact matching, as beside Java nodes. */
 const NODE = { 'subject.match': 'exact' };
 
+/** `n` nodes, each selecting its own Redis store by `redis.url` as a deployment would. */
 async function startNodes(n: number, url = storeUrl(), overrides: Record<string, string | number> = {}): Promise<Running[]> {
   const nodes: Running[] = [];
   for (let i = 0; i < n; i++) {
-    const store = await RedisStore.connect(storeOptions({ url, socketTimeoutMs: 1000 }));
-    nodes.push(await startServer({ ...NODE, ...overrides }, { store }));
+    const node = await startServer({ ...NODE, 'redis.url': url, 'redis.socketto': 1000, ...overrides });
+    expect(node.server.store, 'the store redis.url selects').to.be.instanceOf(RedisStore);
+    nodes.push(node);
   }
   return nodes;
 }

@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { RedisStore } from '../../src/store/redis';
 import { storeContract } from '../support/store-contract';
-import { RedisClusterChildren, rawClient } from './support';
+import { RedisClusterChildren, rawClient, sleep } from './support';
 
 describe('Redis store on Redis Cluster', function () {
   this.timeout(60_000);
@@ -53,3 +53,64 @@ describe('Redis store on Redis Cluster', function () {
     }
   });
 });
+
+describe('Redis store on Redis Cluster: failover', function () {
+  this.timeout(60_000);
+  let cluster: RedisClusterChildren;
+  let store: RedisStore;
+
+  before(async () => {
+    cluster = await RedisClusterChildren.start(3);
+    await cluster.addReplica(0);
+    store = await RedisStore.connect({ serverlist: cluster.serverlist, cluster: true, pageSize: 100, socketTimeoutMs: 2000 });
+  });
+
+  after(async () => {
+    await store?.close();
+    await cluster?.remove();
+  });
+
+  it('keeps serving and waking waiters after a replica takes over a master', async () => {
+    const [oldMaster, , , replica] = cluster.nodes;
+    const r = rawClient(replica.url);
+    const om = rawClient(oldMaster.url);
+    try {
+      // A session whose queue lives on master 0, which holds the first third of the slots.
+      let id = '';
+      for (let i = 0; !id; i++) if (((await om.cluster('KEYSLOT', `p:eq:fo-${i}`)) as number) < 16384 / 3) id = `fo-${i}`;
+      await store.openSession({ id, format: 'js', temporary: false, createDate: Date.now(), userAgent: 'x', address: 'a' }, 60_000);
+
+      await r.cluster('FAILOVER');
+      const deadline = Date.now() + 20_000;
+      while (!/role:master/.test(await r.info('replication'))) {
+        if (Date.now() > deadline) throw new Error('failover did not happen');
+        await sleep(100);
+      }
+      // The store learns the new topology as it goes (MOVED); a push on the new master wakes it.
+      const session = await eventually(() => store.getSession(id));
+      expect(session).to.include({ id, online: true });
+      const waiting = store.waitForEvents(id, 5000);
+      await sleep(50);
+      const t0 = Date.now();
+      await r.lpush(`p:eq:${id}`, '{"p_event":"data","n":"after-failover"}');
+      await waiting;
+      expect(Date.now() - t0).to.be.below(300);
+      expect((await store.take(id)).map((q) => q.event.n)).to.deep.equal(['after-failover']);
+    } finally {
+      r.disconnect();
+      om.disconnect();
+    }
+  });
+});
+
+async function eventually<T>(fn: () => Promise<T>, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await sleep(200);
+    }
+  }
+}

@@ -50,6 +50,11 @@ export function connectStore(over: Partial<RedisStoreOptions> = {}): Promise<Red
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
 export interface KeyDump {
   type: string;
   /** hash: field -> value; list: items head first; zset: member -> score; string: [value]. */
@@ -156,7 +161,10 @@ export function expectSameState(ours: Map<string, KeyDump>, java: Map<string, Ke
         expect(ov[f], `${where} ${f}`).to.equal(jv[f]);
       }
     }
-    for (const f of Object.keys(ov).filter((n) => OUR_FIELDS.has(n))) expect(isMs(ov[f]), `${where} ${f}`).to.equal(true);
+    for (const f of Object.keys(ov).filter((n) => OUR_FIELDS.has(n))) {
+      if (f === 'ownTimeToLive') expect(ov[f], `${where} ${f}`).to.equal(ov.timeToLive);
+      else expect(isMs(ov[f]), `${where} ${f}`).to.equal(true);
+    }
   }
 }
 
@@ -275,6 +283,7 @@ export class SlowProxy {
 
 /** A Redis Cluster of `size` masters (no replicas), each a RedisChild; slots split evenly. */
 export class RedisClusterChildren {
+  /** The masters first (as started), then any replicas added. */
   private constructor(readonly nodes: RedisChild[]) {}
 
   static async start(size = 3): Promise<RedisClusterChildren> {
@@ -306,7 +315,33 @@ export class RedisClusterChildren {
     return new RedisClusterChildren(nodes);
   }
 
-  /** `host:port,...` of every master, as a serverlist. */
+  /** Starts a replica of master `index` and waits until it is in sync. */
+  async addReplica(index: number): Promise<RedisChild> {
+    const replica = await RedisChild.start(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000']);
+    const master = rawClient(this.nodes[index].url);
+    const r = rawClient(replica.url);
+    try {
+      await r.cluster('MEET', '127.0.0.1', this.nodes[index].port);
+      const masterId = (await master.cluster('MYID')) as string;
+      const deadline = Date.now() + 20_000;
+      const wait = async (what: string, done: () => Promise<boolean>) => {
+        while (!(await done())) {
+          if (Date.now() > deadline) throw new Error(`replica: ${what} did not happen`);
+          await sleep(100);
+        }
+      };
+      // REPLICATE works once the replica has heard of the master; asked again, it starts over.
+      await wait('REPLICATE', () => r.cluster('REPLICATE', masterId).then(() => true, () => false));
+      await wait('sync', async () => /master_link_status:up/.test(await r.info('replication')));
+    } finally {
+      master.disconnect();
+      r.disconnect();
+    }
+    this.nodes.push(replica);
+    return replica;
+  }
+
+  /** `host:port,...` of every node, as a serverlist. */
   get serverlist(): string {
     return this.nodes.map((n) => `127.0.0.1:${n.port}`).join(',');
   }
