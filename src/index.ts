@@ -9,7 +9,9 @@ import { SessionBinding } from './core/binding';
 import { Controller } from './core/controller';
 import { Dispatcher } from './core/dispatcher';
 import type { Logger } from './core/log';
+import { BUILTIN_SOURCES } from './core/builtin-sources';
 import { Aging } from './core/sessions';
+import { Sources, type EventSource } from './core/sources';
 import { createApp } from './http/app';
 import { Metrics } from './http/metrics';
 import { normalizeCharset } from './protocol/charset';
@@ -22,6 +24,8 @@ import type { Store } from './store/store';
 export type { Config } from './config/config';
 export type { Store } from './store/store';
 export type { Fields } from './protocol/event';
+export type { EventSource, SourceContext } from './core/sources';
+export type { AuthHook, AuthRequest, AuthDecision } from './core/auth';
 
 export interface ServerOptions {
   /** Path of a Java pushlet.properties file. */
@@ -35,6 +39,8 @@ export interface ServerOptions {
   logger?: Logger;
   /** An authorisation hook; wins over the `auth.module` setting. */
   auth?: AuthHook;
+  /** Event sources to run (each on one node of a cluster), beside those of `sources.list`. */
+  sources?: EventSource[];
 }
 
 /** pino level for Java's `log.level` (1 fatal ... 6 trace; 0 silences). */
@@ -51,10 +57,12 @@ export class PushletServer {
   private readonly http: Server;
   private readonly aging: Aging;
   private readonly dispatcher: Dispatcher;
+  private readonly sources: Sources;
   private readonly shutdown = new AbortController();
   /** A store passed in is started by its owner; one made from config is started here. */
   private readonly ownStore: boolean;
   private readonly open = new Set<Promise<void>>();
+  private closing?: Promise<void>;
 
   constructor(opts: ServerOptions = {}) {
     this.config = loadConfig({ file: opts.configFile, env: opts.env ?? process.env, overrides: opts.overrides });
@@ -72,6 +80,10 @@ export class PushletServer {
       binding: this.binding(),
     });
     this.aging = new Aging(this.store, c, this.log);
+    const sources = [...(c.sourcesActivate ? c.sourcesList.map(loadSource) : []), ...(opts.sources ?? [])];
+    this.sources = new Sources(sources, this.store, { publish: (subject, fields) => this.publish(subject, fields), log: this.log }, c.sourcesLeaseMillis);
+    this.metrics.gauge('pushlet_sessions', 'Sessions in the store (all nodes)', () => this.store.countSessions());
+    this.metrics.gauge('pushlet_sources_active', 'Event sources running on this node', () => this.sources.active.length);
     const app = createApp({
       context: c.context,
       corsOrigins: c.corsOrigins,
@@ -131,6 +143,7 @@ export class PushletServer {
       });
     });
     this.aging.start();
+    await this.sources.start();
     return this.url;
   }
 
@@ -154,6 +167,11 @@ export class PushletServer {
     return (await this.dispatcher.unicast(e, id, false)).delivered;
   }
 
+  /** Sends to every session, whatever it subscribed to. */
+  async broadcast(data: Record<string, string> = {}): Promise<number> {
+    return (await this.dispatcher.broadcast(this.serverEvent(data))).delivered;
+  }
+
   private serverEvent(data: Record<string, string>): Fields {
     return Object.assign(event(E.DATA), data, { [F.EVENT]: E.DATA });
   }
@@ -162,7 +180,12 @@ export class PushletServer {
    * Stops: no new connections; held requests end with a refresh (their clients come back, to
    * another node in a cluster); timers stop; the store closes. Bounded by `graceMs`.
    */
-  async close(graceMs = 5000): Promise<void> {
+  close(graceMs = 5000): Promise<void> {
+    this.closing ??= this.shutDown(graceMs);
+    return this.closing;
+  }
+
+  private async shutDown(graceMs: number): Promise<void> {
     this.shutdown.abort();
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     this.http.closeIdleConnections();
@@ -170,6 +193,7 @@ export class PushletServer {
     await Promise.race([Promise.allSettled([...this.open]), grace]);
     this.http.closeAllConnections();
     await closed;
+    await this.sources.stop();
     await this.aging.stop();
     this.dispatcher.close();
     await this.store.close();
@@ -183,6 +207,24 @@ function loadAuthHook(path: string): AuthHook {
   const hook = typeof mod === 'function' ? mod : (mod.authorize ?? mod.default);
   if (typeof hook !== 'function') throw new ConfigError(`auth.module: ${path} exports no authorize(request) function`);
   return hook;
+}
+
+/** A built-in source by name (ping, ticker, temperature), or a module exporting one. */
+function loadSource(nameOrPath: string): EventSource {
+  const builtin = BUILTIN_SOURCES[nameOrPath];
+  if (builtin) return builtin();
+  let mod: { createSource?: () => EventSource; default?: EventSource } & Partial<EventSource>;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    mod = require(resolvePath(nameOrPath));
+  } catch (err) {
+    throw new ConfigError(`sources.list: '${nameOrPath}' is neither a built-in source (${Object.keys(BUILTIN_SOURCES).join(', ')}) nor a module that loads: ${(err as Error).message}`);
+  }
+  const src = mod.createSource ? mod.createSource() : (mod.default ?? mod);
+  if (typeof src?.start !== 'function' || typeof src.stop !== 'function' || !src.name) {
+    throw new ConfigError(`sources.list: ${nameOrPath} must export createSource() returning { name, start(ctx), stop() }`);
+  }
+  return src as EventSource;
 }
 
 export function createServer(opts: ServerOptions = {}): PushletServer {

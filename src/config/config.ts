@@ -28,6 +28,8 @@ export interface Config {
   sourcesActivate: boolean;
   /** Sources to run: built-in names (ping, ticker, temperature) or paths of source modules. */
   sourcesList: string[];
+  /** How long a node's hold on a source lasts without renewal: the takeover time when it dies. */
+  sourcesLeaseMillis: number;
   logLevel: number;
   /** `host:port[:password]`, comma-separated; empty: the embedded store. */
   redisServerlist: string;
@@ -107,6 +109,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'pollRefreshWaitMaxMillis', prop: 'poll.refresh.wait.max.millis', kind: 'int', def: '10000' },
   { key: 'sourcesActivate', prop: 'sources.activate', kind: 'bool', def: 'true' },
   { key: 'sourcesList', prop: 'sources.list', kind: 'list', def: 'ping,ticker,temperature' },
+  { key: 'sourcesLeaseMillis', prop: 'sources.lease.millis', kind: 'int', def: '10000' },
   { key: 'logLevel', prop: 'log.level', kind: 'int', def: '4' },
   { key: 'redisServerlist', prop: 'redis.serverlist', kind: 'string', def: '' },
   { key: 'redisPagesize', prop: 'redis.pagesize', kind: 'int', def: '100' },

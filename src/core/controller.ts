@@ -153,8 +153,12 @@ export class Controller {
     if (!isFormat(format)) throw new ProtocolError(400, `Unsupported p_format: ${format}`);
     const clientId = f[F.ID];
     const persistent = clientId !== undefined && clientId !== '';
+    const existing = persistent ? await this.store.getSession(clientId) : null;
     // Re-joining a bound persistent session needs its cookie, or anyone could take it over.
-    if (persistent && this.opts.binding && (await this.store.getSession(clientId))) this.checkBinding(clientId, req);
+    if (existing) this.checkBinding(clientId, req);
+    if (!existing && (await this.store.countSessions()) >= this.settings.limitSessions) {
+      throw new ProtocolError(429, `Too many sessions: the server holds its limit of ${this.settings.limitSessions} (limit.sessions)`);
+    }
     const rec = {
       id: persistent ? clientId : newSessionId(this.settings),
       format,
@@ -217,6 +221,9 @@ export class Controller {
   /** Why a subscription is refused (subject too long, the hook said no), or undefined. */
   private async checkSubscribe(c: Ctx, subject: string): Promise<string | undefined> {
     if (subject.length > this.settings.limitSubject) return this.subjectTooLong();
+    if ((await this.store.countSubscriptions(c.session.id)) >= this.settings.limitSubscriptions) {
+      return `too many subscriptions: at most ${this.settings.limitSubscriptions} per session (limit.subscriptions.per.session)`;
+    }
     return this.authorize(c.req, 'subscribe', c.f, c.session.id);
   }
 

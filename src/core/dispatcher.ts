@@ -73,6 +73,16 @@ export class Dispatcher {
     return { delivered };
   }
 
+  /** To every session, whatever it subscribed to (library API). */
+  async broadcast(e: Fields): Promise<PublishResult> {
+    let delivered = 0;
+    for await (const ids of this.store.sessionIds()) {
+      delivered += await this.deliver(ids.map((id) => ({ id, q: { event: e } })), () => undefined);
+    }
+    this.metrics.published(delivered);
+    return { delivered };
+  }
+
   /**
    * A temporary pull/poll session that has not come back for its refresh timeout is gone
    * (Java stops it when an event arrives for it). Persistent ones keep queueing while away.
@@ -86,7 +96,8 @@ export class Dispatcher {
     return timeout > 0 && now - sub.lastSeen > timeout + this.settings.queueReadTimeoutMillis;
   }
 
-  private async deliver(batch: Delivery[], isTemporary: (id: string) => boolean): Promise<number> {
+  /** Queues a batch; `isTemporary` tells a bail-out what to stop, undefined: look it up then. */
+  private async deliver(batch: Delivery[], isTemporary: (id: string) => boolean | undefined): Promise<number> {
     // Behind events already held back for a session, a new one waits its turn.
     const direct = batch.filter((d) => !this.hold(d.id, d.q));
     const results = direct.length ? await this.store.enqueue(direct, this.settings.queueSize) : [];
@@ -110,7 +121,7 @@ export class Dispatcher {
     return true;
   }
 
-  private startOverflow(id: string, q: Queued, temporary: boolean): void {
+  private startOverflow(id: string, q: Queued, temporary: boolean | undefined): void {
     if (this.hold(id, q)) return;
     const o: Overflow = {
       events: [q],
@@ -121,7 +132,7 @@ export class Dispatcher {
     this.overflow.set(id, o);
   }
 
-  private async retry(id: string, o: Overflow, temporary: boolean): Promise<void> {
+  private async retry(id: string, o: Overflow, temporary: boolean | undefined): Promise<void> {
     try {
       while (o.events.length) {
         const [r] = await this.store.enqueue([{ id, q: o.events[0] }], this.settings.queueSize);

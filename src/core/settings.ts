@@ -19,6 +19,8 @@ export interface CoreSettings {
   pollRefreshWaitMaxMillis: number;
   subjectMatch: SubjectMatch;
   limitSubject: number;
+  limitSessions: number;
+  limitSubscriptions: number;
   publishClients: boolean;
   publishUnicast: boolean;
   agingIntervalMillis: number;

@@ -24,8 +24,6 @@ export interface Leases {
   releaseLease(name: string, holder: string): Promise<void>;
 }
 
-export const SOURCE_LEASE_MS = 10_000;
-
 /**
  * Runs sources, each on exactly one node: every node tries to take each source's lease every
  * third of its time to live; the holder runs the source and renews, and when it dies another
@@ -41,7 +39,7 @@ export class Sources {
     private readonly sources: EventSource[],
     private readonly leases: Leases,
     private readonly ctx: SourceContext,
-    private readonly leaseMs = SOURCE_LEASE_MS,
+    private readonly leaseMs: number,
   ) {}
 
   async start(): Promise<void> {

@@ -28,7 +28,7 @@ export function createApp(opts: AppOptions): Koa {
   });
   router.get('/ready', async (ctx) => {
     try {
-      await opts.protocol.store.getSession('\u0000ready-probe');
+      await opts.protocol.store.ping();
       ctx.body = { status: 'ready' };
     } catch (err) {
       ctx.status = 503;

@@ -194,6 +194,11 @@ export class MemoryStore implements Store {
     return this.sessions.get(id)?.subs.size ?? 0;
   }
 
+  async *sessionIds(): AsyncIterable<string[]> {
+    const ids = [...this.sessions.keys()];
+    for (let i = 0; i < ids.length; i += this.pageSize) yield ids.slice(i, i + this.pageSize);
+  }
+
   /** One process holds every lease. */
   async acquireLease(): Promise<boolean> {
     return true;

@@ -90,5 +90,18 @@ export interface Store {
    */
   expiredSessions(now: number): Promise<SessionRec[]>;
 
+  /** How many sessions exist (for `limit.sessions` and metrics). */
+  countSessions(): Promise<number>;
+  countSubscriptions(id: string): Promise<number>;
+  /** Every session id, in pages (for broadcasts). */
+  sessionIds(): AsyncIterable<string[]>;
+
+  /** Takes, or renews, the cluster-wide lease `name` for `holder`; false while another holds it. */
+  acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  releaseLease(name: string, holder: string): Promise<void>;
+
+  /** Resolves when the store can serve (readiness). */
+  ping(): Promise<void>;
+
   close(): Promise<void>;
 }

@@ -57,6 +57,43 @@ describe('limits and bad input', () => {
   });
 });
 
+describe('session and subscription limits', () => {
+  let s: Running;
+  before(async () => {
+    // On the Redis pass the store holds sessions of earlier suites: the limit is two above them
+    // (and no aging here, so that count holds).
+    const noAging = { 'session.aging.interval.millis': 3_600_000 };
+    const probe = await startServer(noAging);
+    const existing = await probe.server.store.countSessions();
+    await probe.server.close();
+    s = await startServer({ ...noAging, 'limit.sessions': existing + 2 });
+  });
+  after(async () => { await s.server.close(); });
+
+  it('refuses a join beyond limit.sessions with 429, and a re-join of an existing id is not counted', async () => {
+    const a = new TestClient(s.srv);
+    await a.join({ p_id: `lim-a-${Date.now()}` });
+    await new TestClient(s.srv).join();
+    const r = await http(`${s.srv}?p_event=join&p_format=xml`);
+    expect(r.status).to.equal(429);
+    expect(r.text).to.include('limit.sessions');
+    expect((await a.join({ p_id: a.id })).p_event).to.equal('join-ack');
+    await a.event('leave');
+  });
+
+  it('answers a subscription beyond limit.subscriptions.per.session with a nack', async () => {
+    const r = await startServer({ 'limit.subscriptions.per.session': 2 });
+    try {
+      const c = new TestClient(r.srv);
+      await c.join();
+      await c.event('subscribe', { p_subject: '/l/1' });
+      await c.event('listen', { p_mode: 'pull', p_subject: '/l/2' });
+      const [nack] = await c.event('subscribe', { p_subject: '/l/3' });
+      expect(nack).to.include({ p_event: 'nack', p_reason: 'too many subscriptions: at most 2 per session (limit.subscriptions.per.session)' });
+    } finally { await r.server.close(); }
+  });
+});
+
 describe('publishing restrictions', () => {
   let s: Running;
   before(async () => { s = await startServer({ 'publish.unicast': false }); });
@@ -75,7 +112,10 @@ describe('publishing restrictions', () => {
       expect((await c.event('publish', { p_subject: '/srv-only' }))[0]).to.include({ p_event: 'nack', p_reason: 'publishing by clients is disabled (publish.clients=false)' });
       expect(await r.server.publish('/srv-only', { k: 'from-server' })).to.equal(1);
       expect(await r.server.unicast(c.id, { k: 'direct' })).to.equal(1);
-      expect((await c.refresh()).map((e) => e.k)).to.deep.equal(['from-server', 'direct']);
+      const other = await new TestClient(r.srv).joinPull('/elsewhere');
+      expect(await r.server.broadcast({ k: 'to-all' })).to.be.at.least(2);
+      expect((await c.refresh()).map((e) => e.k)).to.deep.equal(['from-server', 'direct', 'to-all']);
+      expect((await other.refresh()).map((e) => e.k)).to.deep.equal(['to-all']);
     } finally { await r.server.close(); }
   });
 });

@@ -3,6 +3,7 @@ import { createServer, type PushletServer, type ServerOptions } from '../../src/
 /** Settings that make timing-dependent behaviour quick in tests. */
 export const FAST: Record<string, string | number | boolean> = {
   'log.level': 0,
+  'sources.activate': false,
   'queue.read.timeout.millis': 300,
   'pull.refresh.wait.min.millis': 10,
   'pull.refresh.wait.max.millis': 20,

@@ -103,6 +103,11 @@ export class Connection {
     for (const c of this.clients()) for (const s of ALL_SCRIPTS) c.defineCommand(s.name, { numberOfKeys: 1, lua: s.lua });
   }
 
+  /** Answers when every server answers PING. */
+  async ping(): Promise<void> {
+    await Promise.all(this.clients().map((c) => c.ping()));
+  }
+
   private clients(): (Redis | Cluster)[] {
     return this.cluster ? [this.cluster] : this.servers;
   }

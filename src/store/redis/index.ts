@@ -8,9 +8,9 @@ import type { Delivery, EnqueueResult, NewSession, SessionRec, Store, Subscriber
 import { decodeQueued, decodeSession, decodeSubscription, encodeQueued, encodeSubscription, isOnline, trustedLastSeen } from './codec';
 import { Connection, RedisUnavailableError, type ConnectionOptions } from './connection';
 import {
-  ALL_SESSIONS, SR_MODE, SS, listenState, queue, session, subjectIndex, subjectParts, subjectSessions, subscriptions,
+  ALL_SESSIONS, SR_MODE, SS, lease, listenState, queue, session, subjectIndex, subjectParts, subjectSessions, subscriptions,
 } from './keys';
-import { AGE, AGED, HDEL_IF_EQUAL, HSET_IF_EXISTS, PUSH_IF_ROOM, TAKE_ALL } from './scripts';
+import { AGE, AGED, DROP_LEASE, HDEL_IF_EQUAL, HSET_IF_EXISTS, PUSH_IF_ROOM, TAKE_ALL, TAKE_LEASE } from './scripts';
 import { Wake } from './wake';
 
 export { RedisUnavailableError } from './connection';
@@ -316,6 +316,34 @@ export class RedisStore implements Store {
       // The tail is the oldest end: push newest first so the oldest ends up last.
       await this.on(queue(id)).rpush(queue(id), ...[...events].reverse().map(encodeQueued));
     });
+  }
+
+  countSessions(): Promise<number> {
+    return this.io(() => this.on(ALL_SESSIONS).zcard(ALL_SESSIONS));
+  }
+
+  countSubscriptions(id: string): Promise<number> {
+    return this.io(() => this.on(subscriptions(id)).hlen(subscriptions(id)));
+  }
+
+  async *sessionIds(): AsyncIterable<string[]> {
+    for (let offset = 0; ; offset += this.pageSize) {
+      const ids = await this.io(() => this.on(ALL_SESSIONS).zrange(ALL_SESSIONS, offset, String(offset + this.pageSize - 1)));
+      if (ids.length) yield ids;
+      if (ids.length < this.pageSize) return;
+    }
+  }
+
+  acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    return this.io(async () => (await this.conn.script(TAKE_LEASE, lease(name), holder, ttlMs)) === 1);
+  }
+
+  releaseLease(name: string, holder: string): Promise<void> {
+    return this.io(async () => { await this.conn.script(DROP_LEASE, lease(name), holder); });
+  }
+
+  ping(): Promise<void> {
+    return this.io(() => this.conn.ping());
   }
 
   waitForEvents(id: string, ms: number, signal?: AbortSignal): Promise<void> {

@@ -49,3 +49,6 @@ export const WAKE_CHANNEL = 'pushlet:wake';
 export function subjectParts(subject: string): string[] {
   return subject.split(',');
 }
+
+/** A cluster-wide lease (e.g. which node runs an event source); ours, outside Java's `p:` keys. */
+export const lease = (name: string): string => `pushlet:lease:${name}`;

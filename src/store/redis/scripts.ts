@@ -96,4 +96,23 @@ if ttl > 0 then return 0 end
 return 1`,
 };
 
-export const ALL_SCRIPTS: readonly ScriptDef[] = [PUSH_IF_ROOM, TAKE_ALL, HSET_IF_EXISTS, HDEL_IF_EQUAL, AGE];
+/** Takes the lease KEYS[1] for holder ARGV[1] for ARGV[2] ms, or renews it if that holder has it. 1: held. */
+export const TAKE_LEASE: ScriptDef = {
+  name: 'pushletTakeLease',
+  lua: `
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+if holder then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`,
+};
+
+/** Gives up the lease KEYS[1] if holder ARGV[1] has it. */
+export const DROP_LEASE: ScriptDef = {
+  name: 'pushletDropLease',
+  lua: `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1`,
+};
+
+export const ALL_SCRIPTS: readonly ScriptDef[] = [PUSH_IF_ROOM, TAKE_ALL, HSET_IF_EXISTS, HDEL_IF_EQUAL, AGE, TAKE_LEASE, DROP_LEASE];
