@@ -83,6 +83,11 @@ export class PushletServer {
     const sources = [...(c.sourcesActivate ? c.sourcesList.map(loadSource) : []), ...(opts.sources ?? [])];
     this.sources = new Sources(sources, this.store, { publish: (subject, fields) => this.publish(subject, fields), log: this.log }, c.sourcesLeaseMillis);
     this.metrics.gauge('pushlet_sessions', 'Sessions in the store (all nodes)', () => this.store.countSessions());
+    const stats = this.store.stats?.bind(this.store);
+    if (stats) {
+      this.metrics.counter('pushlet_redis_commands_total', 'Redis commands sent by this node', () => stats().commands);
+      this.metrics.counter('pushlet_redis_errors_total', 'Redis commands that failed on this node', () => stats().errors);
+    }
     this.metrics.gauge('pushlet_sources_active', 'Event sources running on this node', () => this.sources.active.length);
     const app = createApp({
       context: c.context,

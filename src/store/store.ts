@@ -37,6 +37,12 @@ export interface Subscriber extends Subscription {
   temporary: boolean;
 }
 
+/** Commands a store sent to a server, and how many failed (Redis). */
+export interface StoreStats {
+  commands: number;
+  errors: number;
+}
+
 export type EnqueueResult = 'ok' | 'full' | 'gone';
 
 export interface Delivery {
@@ -102,6 +108,8 @@ export interface Store {
 
   /** Resolves when the store can serve (readiness). */
   ping(): Promise<void>;
+  /** A store that talks to a server counts its commands (for metrics). */
+  stats?(): StoreStats;
 
   close(): Promise<void>;
 }

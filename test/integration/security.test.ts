@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
 import { http, parseXmlEvents, qs, sleep, stream, TestClient } from '../support/client';
-import { startServer, type Running } from '../support/server';
+import { startServer, storeOverrides, type Running } from '../support/server';
 
 const ROOT = join(__dirname, '..', '..', '..');
 
@@ -233,6 +233,8 @@ describe('CORS, health, readiness, metrics', () => {
     expect(text).to.match(/^pushlet_events_delivered_total 1$/m);
     expect(text).to.match(/^pushlet_held_requests 0$/m);
     expect(text).to.match(/pushlet_request_duration_seconds_count\{p_event="publish",status="200"\} 1/);
+    if (storeOverrides()['redis.url']) expect(text).to.match(/^pushlet_redis_commands_total [1-9]\d*$/m);
+    else expect(text).to.not.include('pushlet_redis_commands_total');
   });
 });
 

@@ -63,6 +63,8 @@ export class Connection {
   private readonly ring?: ShardRing;
   /** Set by close(): the connections ending then are no outage. */
   private closing = false;
+  /** Commands sent and commands that failed, for metrics. */
+  readonly stats = { commands: 0, errors: 0 };
 
   constructor(opts: ConnectionOptions) {
     this.log = opts.logger ?? silent;
@@ -100,7 +102,25 @@ export class Connection {
       }
       if (this.servers.length > 1) this.ring = new ShardRing(this.servers.length);
     }
-    for (const c of this.clients()) for (const s of ALL_SCRIPTS) c.defineCommand(s.name, { numberOfKeys: 1, lua: s.lua });
+    for (const c of this.clients()) {
+      for (const s of ALL_SCRIPTS) c.defineCommand(s.name, { numberOfKeys: 1, lua: s.lua });
+      this.count(c);
+    }
+  }
+
+  /** Counts every command a client sends, and those that fail. */
+  private count(c: Redis | Cluster): void {
+    type Cmd = { name: string; promise: Promise<unknown> };
+    const send = c.sendCommand.bind(c) as (cmd: Cmd, ...rest: unknown[]) => unknown;
+    (c as { sendCommand: unknown }).sendCommand = (cmd: Cmd, ...rest: unknown[]) => {
+      this.stats.commands++;
+      // Not failures: NOSCRIPT is ioredis loading a script on first use; CLIENT SETINFO at
+      // connect is refused by Redis before 7.2.
+      cmd.promise.catch((err: Error) => {
+        if (cmd.name !== 'client' && !err?.message?.startsWith('NOSCRIPT')) this.stats.errors++;
+      });
+      return send(cmd, ...rest);
+    };
   }
 
   /** Answers when every server answers PING. */

@@ -4,7 +4,7 @@
  */
 import { isMode, type Mode } from '../../protocol/constants';
 import type { Queued } from '../../protocol/event';
-import type { Delivery, EnqueueResult, NewSession, SessionRec, Store, Subscriber, Subscription } from '../store';
+import type { Delivery, EnqueueResult, NewSession, SessionRec, Store, StoreStats, Subscriber, Subscription } from '../store';
 import { decodeQueued, decodeSession, decodeSubscription, encodeQueued, encodeSubscription, isOnline, trustedLastSeen } from './codec';
 import { Connection, RedisUnavailableError, type ConnectionOptions } from './connection';
 import {
@@ -76,6 +76,11 @@ export class RedisStore implements Store {
       await this.close();
       throw unavailable(err);
     }
+  }
+
+  /** Redis commands sent and failed since start. */
+  stats(): StoreStats {
+    return { ...this.conn.stats };
   }
 
   /** Whether waiting requests poll (keyspace notifications were refused). */
