@@ -66,7 +66,7 @@ export async function runChannel(store: Store, s: CoreSettings, req: ChannelRequ
       sink.write(event(E.ABORT, { [F.ID]: id }), own());
       return;
     }
-    const events = await store.take(id);
+    const events = await store.peek(id);
     await store.kick(id, leaseMs(s));
     if (events.length === 0) {
       if (!sink.write(event(E.HEARTBEAT), own())) return;
@@ -82,17 +82,19 @@ export async function runChannel(store: Store, s: CoreSettings, req: ChannelRequ
   }
 }
 
-/** Writes taken events in order; what could not be written goes back to the queue. Returns how many were written. */
+/**
+ * Writes peeked events in order, then removes from the queue those written. What could not be
+ * written stays queued, and an event is never removed before it was written.
+ */
 async function writeAll(store: Store, id: string, events: Queued[], sink: Sink, own: () => Fields): Promise<number> {
-  for (let i = 0; i < events.length; i++) {
-    const q = events[i];
+  let written = 0;
+  for (const q of events) {
     const mine = own();
     if (q.sid !== undefined) mine[F.SID] = q.sid;
     if (q.label !== undefined) mine[F.LABEL] = q.label;
-    if (sink.signal.aborted || !sink.write(q.event, mine)) {
-      await store.untake(id, events.slice(i));
-      return i;
-    }
+    if (sink.signal.aborted || !sink.write(q.event, mine)) break;
+    written++;
   }
-  return events.length;
+  await store.ack(id, written === events.length ? events : events.slice(0, written));
+  return written;
 }

@@ -142,17 +142,15 @@ export class MemoryStore implements Store {
     });
   }
 
-  async take(id: string): Promise<Queued[]> {
-    const s = this.sessions.get(id);
-    if (!s || s.queue.length === 0) return [];
-    const out = s.queue;
-    s.queue = [];
-    return out;
+  async peek(id: string): Promise<Queued[]> {
+    return this.sessions.get(id)?.queue.slice() ?? [];
   }
 
-  async untake(id: string, events: readonly Queued[]): Promise<void> {
+  async ack(id: string, events: readonly Queued[]): Promise<void> {
     const s = this.sessions.get(id);
-    if (s && events.length) s.queue = [...events, ...s.queue];
+    if (!s) return;
+    const done = new Set(events);
+    s.queue = s.queue.filter((q) => !done.has(q));
   }
 
   waitForEvents(id: string, ms: number, signal?: AbortSignal): Promise<void> {

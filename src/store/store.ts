@@ -80,10 +80,13 @@ export interface Store {
 
   /** Appends to the sessions' queues (capacity per queue); `gone` when a session is missing. */
   enqueue(deliveries: readonly Delivery[], capacity: number): Promise<EnqueueResult[]>;
-  /** Removes and returns the queued events, oldest first. */
-  take(id: string): Promise<Queued[]>;
-  /** Puts back, at the oldest end, events that were taken but could not be written. */
-  untake(id: string, events: readonly Queued[]): Promise<void>;
+  /**
+   * The queued events, oldest first, left in the queue: an event leaves it only by `ack`, once
+   * it was written to the client, so a node that dies while writing loses nothing.
+   */
+  peek(id: string): Promise<Queued[]>;
+  /** Removes events a `peek` returned (those still there). */
+  ack(id: string, events: readonly Queued[]): Promise<void>;
   /**
    * Resolves when the queue of `id` has events, the session stopped, `ms` passed or `signal`
    * aborted, whichever is first. Woken by enqueues from any node.

@@ -7,6 +7,7 @@ import type Redis from 'ioredis';
 import { fields } from '../../src/protocol/event';
 import type { RedisStore } from '../../src/store/redis';
 import { connectStore, median, rawClient, sleep } from './support';
+import { drain } from '../support/store-contract';
 
 /** What a Java node sends at join (monitor file), for a session made there. */
 async function javaJoin(r: Redis, id: string, temporary: boolean): Promise<void> {
@@ -64,7 +65,7 @@ describe('Redis store: interop with Java nodes', function () {
   it('takes events a Java node LPUSHed oldest first, with their p_sid', async () => {
     await javaJoin(java, 'j2', true);
     for (const n of [1, 2, 3]) await java.lpush('p:eq:j2', javaEvent(n));
-    const taken = await store.take('j2');
+    const taken = await drain(store, 'j2');
     expect(taken.map((q) => q.event.n)).to.deep.equal(['1', '2', '3']);
     expect(taken.map((q) => q.sid)).to.deep.equal(['/t/a', '/t/a', '/t/a']);
     expect(taken[0].event.p_sid).to.equal(undefined);
@@ -81,7 +82,7 @@ describe('Redis store: interop with Java nodes', function () {
       await java.lpush('p:eq:j3', javaEvent(i));
       await waiting;
       delays.push(Date.now() - t0);
-      await store.take('j3');
+      await drain(store, 'j3');
     }
     // Without a notification the waiter would sleep its whole 5 s; Java's polling averages 100 ms.
     expect(median(delays), `wake delays ${delays}`).to.be.below(50);

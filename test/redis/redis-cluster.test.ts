@@ -4,7 +4,7 @@
  */
 import { expect } from 'chai';
 import { RedisStore } from '../../src/store/redis';
-import { storeContract } from '../support/store-contract';
+import { storeContract, drain } from '../support/store-contract';
 import { RedisClusterChildren, rawClient, sleep } from './support';
 
 describe('Redis store on Redis Cluster', function () {
@@ -49,7 +49,7 @@ describe('Redis store on Redis Cluster', function () {
       await b.enqueue([{ id, q: { event: { p_event: 'data', id } } }], 10);
       await waiting;
       expect(Date.now() - t0, id).to.be.below(200);
-      expect((await a.take(id)).map((q) => q.event.id)).to.deep.equal([id]);
+      expect((await drain(a, id)).map((q) => q.event.id)).to.deep.equal([id]);
     }
   });
 });
@@ -95,7 +95,7 @@ describe('Redis store on Redis Cluster: failover', function () {
       await r.lpush(`p:eq:${id}`, '{"p_event":"data","n":"after-failover"}');
       await waiting;
       expect(Date.now() - t0).to.be.below(300);
-      expect((await store.take(id)).map((q) => q.event.n)).to.deep.equal(['after-failover']);
+      expect((await drain(store, id)).map((q) => q.event.n)).to.deep.equal(['after-failover']);
     } finally {
       r.disconnect();
       om.disconnect();

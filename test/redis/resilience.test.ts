@@ -5,6 +5,7 @@ import { fields } from '../../src/protocol/event';
 import { RedisStore, type StoreLogger } from '../../src/store/redis';
 import type { NewSession } from '../../src/store/store';
 import { RedisChild, median, rawClient, sleep } from './support';
+import { drain } from '../support/store-contract';
 
 function rec(id: string): NewSession {
   return { id, format: 'json', temporary: true, createDate: Date.now(), userAgent: 'ua', address: '127.0.0.1' };
@@ -60,7 +61,7 @@ describe('Redis store: resilience', function () {
       for (const op of [
         () => store.getSession('r1'),
         () => store.enqueue([{ id: 'r1', q: ev(3) }], 10),
-        () => store.take('r1'),
+        () => drain(store, 'r1'),
         () => store.waitForEvents('r1', 5000),
         () => store.expiredSessions(Date.now()),
       ]) {
@@ -74,7 +75,7 @@ describe('Redis store: resilience', function () {
 
       await child.restart();
       // Reconnects by itself; the events queued before the outage are still there, in order.
-      const taken = await eventually(() => store.take('r1'));
+      const taken = await eventually(() => drain(store, 'r1'));
       expect(taken.map((q) => q.event.n)).to.deep.equal(['1', '2']);
       expect(log.lines.some((l) => l.level === 'info' && /available again/.test(l.msg))).to.equal(true);
     });
@@ -146,7 +147,7 @@ describe('Redis store: resilience', function () {
         await b.enqueue([{ id: 'p2', q: ev(i) }], 10);
         await waiting;
         delays.push(Date.now() - t0);
-        await a.take('p2');
+        await drain(a, 'p2');
       }
       // The 500 ms polling alone would show ~250 ms on average.
       expect(median(delays), `delays ${delays}`).to.be.below(50);

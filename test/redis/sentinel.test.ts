@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RedisStore } from '../../src/store/redis';
 import { RedisChild, freePort, rawClient, sleep } from './support';
+import { drain } from '../support/store-contract';
 
 /** A redis-server in sentinel mode watching `master` under the name `mymaster`. */
 async function startSentinel(master: RedisChild): Promise<{ port: number; proc: ChildProcess }> {
@@ -52,7 +53,7 @@ describe('Redis store behind Sentinel', function () {
       await m.lpush('p:eq:s1', '{"p_event":"data","n":"1"}');
       await waiting;
       expect(Date.now() - t0).to.be.below(200);
-      expect((await store.take('s1')).map((q) => q.event.n)).to.deep.equal(['1']);
+      expect((await drain(store, 's1')).map((q) => q.event.n)).to.deep.equal(['1']);
     } finally {
       m.disconnect();
     }

@@ -6,6 +6,13 @@ import { expect } from 'chai';
 import { fields, type Queued } from '../../src/protocol/event';
 import type { NewSession, Store, Subscriber } from '../../src/store/store';
 
+/** Reads and removes everything queued for `id`, oldest first (as a client's response does). */
+export async function drain(store: Store, id: string): Promise<Queued[]> {
+  const events = await store.peek(id);
+  await store.ack(id, events);
+  return events;
+}
+
 export interface StoreFactoryOptions {
   /** Entries per page of subscribersOf. */
   pageSize: number;
@@ -102,7 +109,7 @@ export function storeContract(name: string, makeStore: StoreFactory): void {
         await store.stopSession(id, false);
         expect(await store.getSession(id)).to.equal(null);
         expect(await subscribers(store, ['/stop/a'])).to.deep.equal([]);
-        expect(await store.take(id)).to.deep.equal([]);
+        expect(await drain(store, id)).to.deep.equal([]);
         expect(await store.enqueue([{ id, q: data(2) }], 10)).to.deep.equal(['gone']);
       });
 
@@ -119,7 +126,7 @@ export function storeContract(name: string, makeStore: StoreFactory): void {
         expect(await store.enqueue([{ id, q: data(2) }], 10)).to.deep.equal(['ok']);
         await store.kick(id, LEASE);
         expect(await store.getSession(id)).to.include({ online: true });
-        expect((await store.take(id)).map((q) => q.event.n)).to.deep.equal(['1', '2']);
+        expect((await drain(store, id)).map((q) => q.event.n)).to.deep.equal(['1', '2']);
       });
 
       it('re-opening a persistent session keeps its subscriptions and queue', async () => {
@@ -131,7 +138,7 @@ export function storeContract(name: string, makeStore: StoreFactory): void {
         await store.openSession(newSession(id, { temporary: false, format: 'js', userAgent: 'mozilla/5.0' }), LEASE);
         expect(await store.getSession(id)).to.include({ online: true, format: 'js', userAgent: 'mozilla/5.0' });
         expect((await subscribers(store, ['/re/a'])).map((s) => s.id)).to.deep.equal([id]);
-        expect((await store.take(id)).map((q) => q.event.n)).to.deep.equal(['7']);
+        expect((await drain(store, id)).map((q) => q.event.n)).to.deep.equal(['7']);
       });
     });
 
@@ -250,15 +257,15 @@ export function storeContract(name: string, makeStore: StoreFactory): void {
           2,
         );
         expect(res).to.deep.equal(['ok', 'ok', 'gone', 'full']);
-        expect((await store.take(id)).map((q) => q.event.n)).to.deep.equal(['1', '2']);
+        expect((await drain(store, id)).map((q) => q.event.n)).to.deep.equal(['1', '2']);
       });
 
       it('take returns events oldest first and empties the queue', async () => {
         const id = newId();
         await store.openSession(newSession(id), LEASE);
         for (let n = 1; n <= 5; n++) await store.enqueue([{ id, q: data(n) }], 256);
-        expect((await store.take(id)).map((q) => q.event.n)).to.deep.equal(['1', '2', '3', '4', '5']);
-        expect(await store.take(id)).to.deep.equal([]);
+        expect((await drain(store, id)).map((q) => q.event.n)).to.deep.equal(['1', '2', '3', '4', '5']);
+        expect(await drain(store, id)).to.deep.equal([]);
       });
 
       it('keeps every field, the receiver own sid and label, and odd names and values', async () => {
@@ -269,7 +276,7 @@ export function storeContract(name: string, makeStore: StoreFactory): void {
           empty: '', __proto__: 'proto', constructor: 'c',
         });
         await store.enqueue([{ id, q: { event: ev, sid: '/t/a,/t/b', label: 'lab' } }, { id, q: { event: ev } }], 10);
-        const [withOwn, without] = await store.take(id);
+        const [withOwn, without] = await drain(store, id);
         expect(withOwn.sid).to.equal('/t/a,/t/b');
         expect(withOwn.label).to.equal('lab');
         expect({ ...withOwn.event }).to.deep.equal({ ...ev });
@@ -279,25 +286,29 @@ export function storeContract(name: string, makeStore: StoreFactory): void {
         expect({ ...without.event }).to.deep.equal({ ...ev });
       });
 
-      it('untake puts events back at the oldest end, before what came meanwhile', async () => {
+      it('peek leaves events queued until ack removes those written; what came meanwhile stays', async () => {
+        const id = newId();
+        await store.openSession(newSession(id), LEASE);
+        await store.enqueue([{ id, q: data(1) }, { id, q: data(2) }, { id, q: data(3) }], 10);
+        const peeked = await store.peek(id);
+        expect(peeked.map((q) => q.event.n)).to.deep.equal(['1', '2', '3']);
+        expect((await store.peek(id)).map((q) => q.event.n), 'a second peek sees the same').to.deep.equal(['1', '2', '3']);
+        await store.enqueue([{ id, q: data(4) }], 10);
+        await store.ack(id, peeked.slice(0, 2));
+        expect((await store.peek(id)).map((q) => q.event.n)).to.deep.equal(['3', '4']);
+      });
+
+      it('ack of events already gone (acked twice, or the session stopped) removes nothing else', async () => {
         const id = newId();
         await store.openSession(newSession(id), LEASE);
         await store.enqueue([{ id, q: data(1) }, { id, q: data(2) }], 10);
-        const taken = await store.take(id);
-        await store.enqueue([{ id, q: data(3) }], 10);
-        await store.untake(id, taken);
-        expect((await store.take(id)).map((q) => q.event.n)).to.deep.equal(['1', '2', '3']);
-      });
-
-      it('untake for a session that is gone brings nothing back', async () => {
-        const id = newId();
-        await store.openSession(newSession(id), LEASE);
-        await store.enqueue([{ id, q: data(1) }], 10);
-        const taken = await store.take(id);
+        const [first] = await store.peek(id);
+        await store.ack(id, [first]);
+        await store.ack(id, [first]);
+        expect((await store.peek(id)).map((q) => q.event.n)).to.deep.equal(['2']);
         await store.stopSession(id, false);
-        await store.untake(id, taken);
-        expect(await store.getSession(id)).to.equal(null);
-        expect(await store.take(id)).to.deep.equal([]);
+        await store.ack(id, [first]);
+        expect(await store.peek(id)).to.deep.equal([]);
       });
     });
 
@@ -312,7 +323,7 @@ export function storeContract(name: string, makeStore: StoreFactory): void {
         setTimeout(() => void store.enqueue([{ id, q: data(1) }], 10), 50);
         await waiting;
         expect(Date.now() - t0).to.be.within(40, 1000);
-        expect((await store.take(id)).map((q) => q.event.n)).to.deep.equal(['1']);
+        expect((await drain(store, id)).map((q) => q.event.n)).to.deep.equal(['1']);
       });
 
       it('returns at once when events are already queued', async () => {

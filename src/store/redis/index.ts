@@ -10,7 +10,7 @@ import { Connection, RedisUnavailableError, type ConnectionOptions } from './con
 import {
   ALL_SESSIONS, SR_MODE, SS, lease, listenState, queue, session, subjectIndex, subjectParts, subjectSessions, subscriptions,
 } from './keys';
-import { AGE, AGED, DROP_LEASE, HDEL_IF_EQUAL, HSET_IF_EXISTS, PUSH_IF_ROOM, TAKE_ALL, TAKE_LEASE } from './scripts';
+import { AGE, AGED, DROP_LEASE, HDEL_IF_EQUAL, HSET_IF_EXISTS, PUSH_IF_ROOM, ACK_EVENTS, TAKE_LEASE } from './scripts';
 import { Wake } from './wake';
 
 export { RedisUnavailableError } from './connection';
@@ -45,6 +45,8 @@ export class RedisStore implements Store {
   private readonly conn: Connection;
   private readonly wake: Wake;
   private readonly pageSize: number;
+  /** Each peeked event as stored, so `ack` removes exactly that entry. */
+  private readonly stored = new WeakMap<Queued, string>();
   /** When this node last aged sessions: a pass counts down at most the time since then. */
   private lastAgingPass = Date.now();
   private starting?: Promise<void>;
@@ -306,21 +308,21 @@ export class RedisStore implements Store {
     });
   }
 
-  take(id: string): Promise<Queued[]> {
+  peek(id: string): Promise<Queued[]> {
     return this.io(async () => {
-      const newestFirst = (await this.conn.script(TAKE_ALL, queue(id))) as string[];
-      return newestFirst.reverse().map(decodeQueued);
+      const newestFirst = await this.on(queue(id)).lrange(queue(id), 0, -1);
+      return newestFirst.reverse().map((json) => {
+        const q = decodeQueued(json);
+        this.stored.set(q, json);
+        return q;
+      });
     });
   }
 
-  untake(id: string, events: readonly Queued[]): Promise<void> {
-    return this.io(async () => {
-      if (events.length === 0) return;
-      // Never recreate the queue of a session that was stopped meanwhile.
-      if ((await this.on(session(id)).exists(session(id))) === 0) return;
-      // The tail is the oldest end: push newest first so the oldest ends up last.
-      await this.on(queue(id)).rpush(queue(id), ...[...events].reverse().map(encodeQueued));
-    });
+  ack(id: string, events: readonly Queued[]): Promise<void> {
+    const stored = events.map((q) => this.stored.get(q)).filter((json): json is string => json !== undefined);
+    if (stored.length === 0) return Promise.resolve();
+    return this.io(async () => { await this.conn.script(ACK_EVENTS, queue(id), ...stored); });
   }
 
   countSessions(): Promise<number> {

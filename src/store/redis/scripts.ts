@@ -20,13 +20,15 @@ redis.call('LPUSH', KEYS[1], ARGV[2])
 return 1`,
 };
 
-/** Empties the queue KEYS[1] and returns it as stored: newest first. */
-export const TAKE_ALL: ScriptDef = {
-  name: 'pushletTakeAll',
+/**
+ * Removes from the queue KEYS[1] the events ARGV (as stored), each its occurrence nearest the
+ * tail, the oldest end, where a peek found it.
+ */
+export const ACK_EVENTS: ScriptDef = {
+  name: 'pushletAckEvents',
   lua: `
-local events = redis.call('LRANGE', KEYS[1], 0, -1)
-if #events > 0 then redis.call('DEL', KEYS[1]) end
-return events`,
+for _, event in ipairs(ARGV) do redis.call('LREM', KEYS[1], -1, event) end
+return 1`,
 };
 
 /** HSET field/value pairs (ARGV) on the hash KEYS[1] only when it exists. 1: written. */
@@ -115,4 +117,4 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1`,
 };
 
-export const ALL_SCRIPTS: readonly ScriptDef[] = [PUSH_IF_ROOM, TAKE_ALL, HSET_IF_EXISTS, HDEL_IF_EQUAL, AGE, TAKE_LEASE, DROP_LEASE];
+export const ALL_SCRIPTS: readonly ScriptDef[] = [PUSH_IF_ROOM, ACK_EVENTS, HSET_IF_EXISTS, HDEL_IF_EQUAL, AGE, TAKE_LEASE, DROP_LEASE];
