@@ -135,33 +135,47 @@ async function writeEvents(ctx: Koa.Context, deps: ProtocolDeps, outcome: Extrac
   let head = writer.begin();
   for (const e of outcome.events) head += writer.event(e);
 
-  if (!outcome.channel) {
-    const body = encodeString(head + writer.end(), deps.responseCharset);
-    res.writeHead(200, { ...headers, 'Content-Length': body.length });
-    res.end(body);
-    return;
-  }
+  const channel = outcome.channel;
+  if (!channel) return sendWhole(res, headers, head + writer.end(), deps.responseCharset);
 
-  res.writeHead(200, headers);
-  const gone = new AbortController();
-  const onClose = () => gone.abort();
-  res.on('close', onClose);
-  const signal = AbortSignal.any([gone.signal, deps.shutdown]);
+  // One controller per held request: the client going away or the server shutting down ends it.
+  const stop = new AbortController();
+  const onStop = () => stop.abort();
+  res.on('close', onStop);
+  deps.shutdown.addEventListener('abort', onStop);
+  // Pull and poll answers are short: sent whole, in one write. Stream answers go out per event.
+  const streaming = channel.mode === 'stream';
+  let body = head;
   const write = (s: string): boolean => {
-    if (res.destroyed || gone.signal.aborted) return false;
-    res.write(encodeString(s, deps.responseCharset));
+    if (res.destroyed || res.writableEnded) return false;
+    if (streaming) res.write(encodeString(s, deps.responseCharset));
+    else body += s;
     return true;
   };
-  write(head);
-  const sink: Sink = { signal, draining: deps.shutdown, write: (e: Fields, own?: Fields) => write(writer.event(e, own)) };
+  if (streaming) {
+    res.writeHead(200, headers);
+    write(head);
+  }
+  const sink: Sink = { signal: stop.signal, draining: deps.shutdown, write: (e: Fields, own?: Fields) => write(writer.event(e, own)) };
   deps.metrics.held.inc();
   try {
-    await runChannel(deps.store, deps.settings, { ...outcome.channel, path: ctx.path }, sink, deps.metrics);
+    await runChannel(deps.store, deps.settings, { ...channel, path: ctx.path }, sink, deps.metrics);
   } catch (err) {
-    deps.log.error({ err, session: outcome.channel.id }, 'data channel failed');
+    deps.log.error({ err, session: channel.id }, 'data channel failed');
   } finally {
     deps.metrics.held.dec();
-    res.off('close', onClose);
-    if (!res.destroyed) res.end(encodeString(writer.end(), deps.responseCharset));
+    res.off('close', onStop);
+    deps.shutdown.removeEventListener('abort', onStop);
+    if (!res.destroyed) {
+      if (streaming) res.end(encodeString(writer.end(), deps.responseCharset));
+      else sendWhole(res, headers, body + writer.end(), deps.responseCharset);
+    }
   }
+}
+
+/** A whole answer in one write, with its length. */
+function sendWhole(res: Koa.Context['res'], headers: Record<string, string | string[]>, text: string, charset: string): void {
+  const body = encodeString(text, charset);
+  res.writeHead(200, { ...headers, 'Content-Length': body.length });
+  res.end(body);
 }

@@ -169,8 +169,23 @@ export class MemoryStore implements Store {
     });
   }
 
+  /** Sessions with waiters to wake once the current request has been answered. */
+  private readonly toWake = new Set<MemSession>();
+
+  /**
+   * Wakes a session's waiting requests on the next turn of the event loop, not at once: a
+   * publish to thousands of sessions is answered first, and their responses are written after.
+   */
   private wake(s: MemSession): void {
-    for (const w of [...s.waiters]) w();
+    if (s.waiters.size === 0) return;
+    if (this.toWake.size === 0) setImmediate(() => this.wakeAll());
+    this.toWake.add(s);
+  }
+
+  private wakeAll(): void {
+    const sessions = [...this.toWake];
+    this.toWake.clear();
+    for (const s of sessions) for (const w of [...s.waiters]) w();
   }
 
   async expiredSessions(now: number): Promise<SessionRec[]> {

@@ -7,6 +7,7 @@ import { createServer, type PushletServer } from '../../src/index';
 /** Short server timeouts so that pull cycles and held requests are quick in a browser. */
 export const BROWSER_TIMEOUTS: Record<string, string | number | boolean> = {
   'log.level': 0,
+  'sources.activate': false,
   'queue.read.timeout.millis': 1000,
   'pull.refresh.wait.min.millis': 100,
   'pull.refresh.wait.max.millis': 200,

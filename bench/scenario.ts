@@ -1,0 +1,64 @@
+import type { Run, Window } from './load';
+import { cpuPercent, type ServerProcess, type ServerSpec } from './proc';
+import type { Figure } from './report';
+import { now, sleep } from './stats';
+
+/** What the runner gives each scenario. */
+export interface Ctx {
+  window: Window;
+  /** Starts server processes, runs `fn` on them, stops them (also when `fn` fails). */
+  withServers<T>(specs: ServerSpec[], fn: (procs: ServerProcess[]) => Promise<T>): Promise<T>;
+  /** The bare baseline that `fn` measures, once per run for each `key` (scenario 7 reuses 3-5's). */
+  bare<T>(key: string, fn: () => Promise<T>): Promise<T>;
+}
+
+export interface Outcome {
+  figures: Figure[];
+  /** Everything measured, for the JSON results. */
+  details: Record<string, unknown>;
+  /** Why the scenario did not run. */
+  skipped?: string;
+  /** The error that stopped it. */
+  failed?: string;
+}
+
+export interface Scenario {
+  /** For `--only`. */
+  name: string;
+  title: string;
+  run(ctx: Ctx): Promise<Outcome>;
+}
+
+/** Settings of every pushlet server under test: Java's defaults, without logging. */
+export const PUSHLET_SETTINGS = { 'log.level': 0 };
+
+export const pushletSpec = (extra: Record<string, string | number> = {}, redisUrl?: string): ServerSpec => ({
+  kind: 'pushlet', overrides: { ...PUSHLET_SETTINGS, ...extra }, redisUrl,
+});
+export const BARE_SPEC: ServerSpec = { kind: 'bare' };
+
+/**
+ * CPU use (% of one core) over the measured window of `run`: of each server process, and of the
+ * bench process generating the load (near 100 means the generator, not the server, is the limit).
+ */
+export async function cpuDuring(procs: ServerProcess[], run: Run): Promise<{ servers: number[]; generator: number }> {
+  await sleep(Math.max(0, run.start - now()));
+  const a = await Promise.all(procs.map((p) => p.stats()));
+  const ga = { cpu: process.cpuUsage(), at: now() };
+  await run.untilEnd();
+  const b = await Promise.all(procs.map((p) => p.stats()));
+  const g = process.cpuUsage(ga.cpu);
+  return {
+    servers: a.map((s, i) => Math.round(cpuPercent(s, b[i]))),
+    generator: Math.round((g.user + g.system) / 10 / (now() - ga.at)),
+  };
+}
+
+/**
+ * Server CPU time per unit of work (request, cycle, delivered event), µs, summed over the nodes:
+ * less disturbed than rates when other processes share the machine.
+ */
+export function cpuPerUnit(cpu: { servers: number[] }, units: number, seconds: number): number {
+  const busy = cpu.servers.reduce((a, b) => a + b, 0) / 100;
+  return units > 0 ? (busy * seconds * 1e6) / units : NaN;
+}
