@@ -86,6 +86,7 @@ export class PushletServer {
     const sources = [...(c.sourcesActivate ? c.sourcesList.map(loadSource) : []), ...(opts.sources ?? [])];
     this.sources = new Sources(sources, this.store, { publish: (subject, fields) => this.publish(subject, fields), log: this.log }, c.sourcesLeaseMillis);
     this.metrics.gauge('pushlet_sessions', 'Sessions in the store (all nodes)', () => this.store.countSessions());
+    this.metrics.gauge('pushlet_subscriptions', 'Subscriptions in the store (all nodes)', () => this.countSubscriptions());
     const stats = this.store.stats?.bind(this.store);
     if (stats) {
       this.metrics.counter('pushlet_redis_commands_total', 'Redis commands sent by this node', () => stats().commands);
@@ -173,6 +174,15 @@ export class PushletServer {
     const e = this.serverEvent(data);
     e[F.TO] = id;
     return (await this.dispatcher.unicast(e, id, false)).delivered;
+  }
+
+  /** All subscriptions, a page of sessions at a time (one pipelined round trip a page on Redis). */
+  private async countSubscriptions(): Promise<number> {
+    let total = 0;
+    for await (const ids of this.store.sessionIds()) {
+      for (const n of await Promise.all(ids.map((id) => this.store.countSubscriptions(id)))) total += n;
+    }
+    return total;
   }
 
   /** Sends to every session, whatever it subscribed to. */

@@ -232,6 +232,8 @@ describe('CORS, health, readiness, metrics', () => {
     expect(text).to.match(/^pushlet_events_published_total 1$/m);
     expect(text).to.match(/^pushlet_events_delivered_total 1$/m);
     expect(text).to.match(/^pushlet_held_requests 0$/m);
+    expect(Number(/^pushlet_subscriptions (\d+)$/m.exec(text)?.[1])).to.be.at.least(1);
+    expect(Number(/^pushlet_sessions (\d+)$/m.exec(text)?.[1])).to.be.at.least(1);
     expect(text).to.match(/pushlet_request_duration_seconds_count\{p_event="publish",status="200"\} 1/);
     if (storeOverrides()['redis.url']) expect(text).to.match(/^pushlet_redis_commands_total [1-9]\d*$/m);
     else expect(text).to.not.include('pushlet_redis_commands_total');
