@@ -58,7 +58,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: Error) => {
-  if (err instanceof ConfigError || (err as NodeJS.ErrnoException).code === 'EADDRINUSE' || err.name === 'TypeError') {
+  const code = String((err as NodeJS.ErrnoException).code ?? '');
+  // Bad settings, bad flags, a busy port: say what is wrong, no stack trace.
+  if (err instanceof ConfigError || code === 'EADDRINUSE' || code.startsWith('ERR_PARSE_ARGS')) {
     console.error(`pushlet-server: ${err.message}`);
     process.exit(2);
   }

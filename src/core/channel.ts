@@ -67,7 +67,8 @@ export async function runChannel(store: Store, s: CoreSettings, req: ChannelRequ
       return;
     }
     const events = await store.peek(id);
-    await store.kick(id, leaseMs(s));
+    // A stream renews its lease each round; a pull or poll request did at its start.
+    if (mode === 'stream') await store.kick(id, leaseMs(s));
     if (events.length === 0) {
       if (!sink.write(event(E.HEARTBEAT), own())) return;
     } else {

@@ -75,6 +75,18 @@ describe('formats', () => {
     expect(FORMAT_SPECS.json.contentType('UTF-8')).to.equal('text/html; charset=UTF-8');
   });
 
+  it('writes one shared event for many receivers, each with its own p_seq, p_sid and p_label', () => {
+    const shared = fields({ p_event: 'data', k: 'v' });
+    for (const format of ['xml-strict', 'xml', 'js', 'json'] as const) {
+      const a = body(format, [shared], fields({ p_seq: '1', p_sid: '/a', p_label: 'A' }));
+      const b = body(format, [shared], fields({ p_seq: '7', p_sid: '/b' }));
+      const plain = body(format, [shared]);
+      expect(a, format).to.include('/a').and.include('A').and.not.include('/b');
+      expect(b, format).to.include('7').and.include('/b').and.not.include('"A"').and.not.include('/a');
+      expect(plain, format).to.not.include('p_seq');
+    }
+  });
+
   it('own fields replace the event\'s fields of the same name', () => {
     const out = body('json', [fields({ p_seq: '99', p_sid: 'zz', k: 'v' })], fields({ p_seq: '1', p_sid: '/a' }));
     expect(JSON.parse(out)).to.deep.equal([{ k: 'v', p_seq: '1', p_sid: '/a' }]);

@@ -1,5 +1,5 @@
 import { E, F } from '../constants';
-import { eachField, type FormatSpec } from './writer';
+import { fieldsText, fieldStyle, type FormatSpec } from './writer';
 
 /**
  * Escapes a value for a JavaScript string literal inside an HTML `<script>`.
@@ -21,6 +21,8 @@ export function escapeJsString(v: string): string {
     }
   });
 }
+
+const PUSH_ARGS = fieldStyle((k, v) => `'${escapeJsString(k)}', "${escapeJsString(v)}"`, ',');
 
 const PAGE_HEAD =
   '<html><head><meta http-equiv="Pragma" content="no-cache">' +
@@ -44,9 +46,7 @@ export const js: FormatSpec = {
           ` setTimeout("refresh()", ${Number.isFinite(wait) ? wait : 0});\n</script></body></html>`
         );
       }
-      const args: string[] = [];
-      eachField(e, own, (k, v) => args.push(`'${escapeJsString(k)}', "${escapeJsString(v)}"`));
-      return `<script language="JavaScript">parent.push(${args.join(',')});</script>`;
+      return `<script language="JavaScript">parent.push(${fieldsText(e, own, PUSH_ARGS)});</script>`;
     },
     end: () => '',
   }),

@@ -1,4 +1,4 @@
-import { eachField, type FormatSpec } from './writer';
+import { fieldsText, fieldStyle, type FormatSpec } from './writer';
 
 /**
  * A JSON string literal that is also safe inside an HTML page (the response is `text/html`, as
@@ -11,6 +11,8 @@ export function jsonString(v: string): string {
   );
 }
 
+const MEMBERS = fieldStyle((k, v) => `${jsonString(k)}: ${jsonString(v)}`, ' ,');
+
 /** `[{ "k": "v" ,"k2": "v2"  },...]`, spaced as Java writes it. */
 export const json: FormatSpec = {
   contentType: (charset) => `text/html; charset=${charset}`,
@@ -19,9 +21,7 @@ export const json: FormatSpec = {
     return {
       begin: () => '[',
       event(e, own) {
-        const parts: string[] = [];
-        eachField(e, own, (k, v) => parts.push(`${jsonString(k)}: ${jsonString(v)}`));
-        const s = (first ? '' : ',') + '{ ' + parts.join(' ,') + '  }';
+        const s = (first ? '' : ',') + '{ ' + fieldsText(e, own, MEMBERS) + '  }';
         first = false;
         return s;
       },

@@ -1,3 +1,4 @@
+import { F } from '../constants';
 import type { Fields } from '../event';
 
 /**
@@ -17,12 +18,44 @@ export interface FormatSpec {
   create(): FormatWriter;
 }
 
-/** Calls `fn` for each field of `e` not overridden by `own`, then for each field of `own`. */
-export function eachField(e: Fields, own: Fields | undefined, fn: (name: string, value: string) => void): void {
-  for (const k in e) {
-    if (own === undefined || !(k in own)) fn(k, e[k]);
+/** The receiver's own fields, written after the shared ones, in this order. */
+const OWN_NAMES = [F.SEQ, F.SID, F.LABEL] as const;
+const OWN = new Set<string>(OWN_NAMES);
+
+/** How one format writes a field, and what goes between two. */
+export interface FieldStyle {
+  field(name: string, value: string): string;
+  separator: string;
+  /** The shared part of each event written with `own` fields, kept while the event lives. */
+  cache: WeakMap<Fields, string>;
+}
+
+export function fieldStyle(field: (name: string, value: string) => string, separator: string): FieldStyle {
+  return { field, separator, cache: new WeakMap() };
+}
+
+/**
+ * The fields of `e`, then the receiver's `own` (p_seq, p_sid, p_label) in place of any of `e`'s
+ * of the same name. A published event is written for every receiver: its shared part is escaped
+ * once and reused.
+ */
+export function fieldsText(e: Fields, own: Fields | undefined, style: FieldStyle): string {
+  const { field, separator } = style;
+  if (own === undefined) {
+    const parts: string[] = [];
+    for (const k in e) parts.push(field(k, e[k]));
+    return parts.join(separator);
   }
-  if (own !== undefined) {
-    for (const k in own) fn(k, own[k]);
+  let text = style.cache.get(e);
+  if (text === undefined) {
+    const parts: string[] = [];
+    for (const k in e) if (!OWN.has(k)) parts.push(field(k, e[k]));
+    text = parts.join(separator);
+    style.cache.set(e, text);
   }
+  for (const k of OWN_NAMES) {
+    const v = own[k] ?? e[k];
+    if (v !== undefined) text += (text === '' ? '' : separator) + field(k, v);
+  }
+  return text;
 }

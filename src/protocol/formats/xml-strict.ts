@@ -1,4 +1,4 @@
-import { eachField, type FormatSpec } from './writer';
+import { fieldsText, fieldStyle, type FieldStyle, type FormatSpec } from './writer';
 import type { Fields } from '../event';
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
@@ -12,20 +12,24 @@ export function escapeXmlStrict(v: string): string {
   return v.replace(/[&<>"']/g, (c) => ENTITIES[c]);
 }
 
-/** Writes `<event k="v" ... />` with the given value escaper; shared by both XML formats. */
-export function xmlEvent(e: Fields, own: Fields | undefined, esc: (v: string) => string): string {
-  let s = '<event';
-  eachField(e, own, (k, v) => {
-    s += ' ' + esc(k) + '="' + esc(v) + '"';
-  });
-  return s + ' />';
+/** `<event k="v" ... />` in a field style; shared by both XML formats. */
+export function xmlEvent(e: Fields, own: Fields | undefined, style: FieldStyle): string {
+  const text = fieldsText(e, own, style);
+  return text === '' ? '<event />' : `<event ${text} />`;
 }
+
+/** `k="v"` with a value escaper. */
+export function xmlAttributes(esc: (v: string) => string): FieldStyle {
+  return fieldStyle((k, v) => `${esc(k)}="${esc(v)}"`, ' ');
+}
+
+const STRICT = xmlAttributes(escapeXmlStrict);
 
 export const xmlStrict: FormatSpec = {
   contentType: (charset) => `text/xml;charset=${charset}`,
   create: () => ({
     begin: () => '<pushlet>',
-    event: (e, own) => xmlEvent(e, own, escapeXmlStrict),
+    event: (e, own) => xmlEvent(e, own, STRICT),
     end: () => '</pushlet>',
   }),
 };

@@ -1,5 +1,5 @@
 import type { FormatSpec } from './writer';
-import { xmlEvent } from './xml-strict';
+import { xmlAttributes, xmlEvent } from './xml-strict';
 
 /**
  * Escapes a value for the `xml` stream read by the Java PushletClient, whose parser cuts an
@@ -10,11 +10,13 @@ export function escapeXmlStream(v: string): string {
   return v.replace(/[\\">]/g, (c) => (c === '>' ? '&gt;' : '\\' + c));
 }
 
+const STREAM = xmlAttributes(escapeXmlStream);
+
 export const xml: FormatSpec = {
   contentType: (charset) => `text/plain;charset=${charset}`,
   create: () => ({
     begin: () => '',
-    event: (e, own) => xmlEvent(e, own, escapeXmlStream),
+    event: (e, own) => xmlEvent(e, own, STREAM),
     end: () => '',
   }),
 };
