@@ -9,11 +9,25 @@ import { SS } from './keys';
  * receiver's p_sid (and, ours only, p_label); never p_seq.
  */
 export function encodeQueued(q: Queued): string {
-  const out: Fields = Object.assign(Object.create(null), q.event);
-  if (q.sid !== undefined) out[F.SID] = q.sid;
-  if (q.label !== undefined) out[F.LABEL] = q.label;
-  return JSON.stringify(out);
+  let shared = sharedJson.get(q.event);
+  if (shared === undefined) {
+    const rest: Fields = Object.assign(Object.create(null), q.event);
+    delete rest[F.SID];
+    delete rest[F.LABEL];
+    shared = JSON.stringify(rest);
+    sharedJson.set(q.event, shared);
+  }
+  let own = '';
+  const sid = q.sid ?? q.event[F.SID];
+  const label = q.label ?? q.event[F.LABEL];
+  if (sid !== undefined) own += `,${JSON.stringify(F.SID)}:${JSON.stringify(sid)}`;
+  if (label !== undefined) own += `,${JSON.stringify(F.LABEL)}:${JSON.stringify(label)}`;
+  if (own === '') return shared;
+  return shared === '{}' ? `{${own.slice(1)}}` : shared.slice(0, -1) + own + '}';
 }
+
+/** A published event's fields as JSON, made once for all its receivers. */
+const sharedJson = new WeakMap<Fields, string>();
 
 /** Reads an event queued by any node; a value that is not a JSON object becomes an empty event. */
 export function decodeQueued(json: string): Queued {

@@ -242,20 +242,22 @@ export class RedisStore implements Store {
 
   /** Everything delivery needs of one page of subscribers, in one pipelined round trip. */
   private async readSubscribers(part: string, ids: string[]): Promise<{ page: Subscriber[]; ghosts: string[] }> {
-    const rows = await Promise.all(
-      ids.map((id) =>
+    const [subjects, rows] = await Promise.all([
+      // Which subscription lists each id here: one HMGET for the page, not one HGET per id.
+      this.on(subjectSessions(part)).hmget(subjectSessions(part), ...ids),
+      Promise.all(ids.map((id) =>
         Promise.all([
-          this.on(subjectSessions(part)).hget(subjectSessions(part), id),
           this.on(subscriptions(id)).hgetall(subscriptions(id)),
           this.on(session(id)).hmget(session(id), SS.TIME_TO_LIVE, SS.TEMPORARY, SS.LAST_SEEN, SS.OWN_TIME_TO_LIVE),
           this.on(listenState(id)).hget(listenState(id), SR_MODE),
         ]),
-      ),
-    );
+      )),
+    ]);
     const page: Subscriber[] = [];
     const ghosts: string[] = [];
-    rows.forEach(([subject, subs, [ttl, temporary, lastSeen, ownTtl], mode], i) => {
+    rows.forEach(([subs, [ttl, temporary, lastSeen, ownTtl], mode], i) => {
       const id = ids[i];
+      const subject = subjects[i];
       if (ttl === null && temporary === null) {
         ghosts.push(id);
         return;
