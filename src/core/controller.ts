@@ -1,7 +1,7 @@
 import { DEFAULT_FORMAT, DEFAULT_MODE, E, F, isFormat, isMode, type Format, type Mode } from '../protocol/constants';
 import { event, fields, nowSeconds, type Fields } from '../protocol/event';
 import type { SessionRec, Store } from '../store/store';
-import type { AuthHook, AuthRequest } from './auth';
+import type { AuthDecision, AuthHook, AuthRequest } from './auth';
 import type { SessionBinding } from './binding';
 import type { Dispatcher } from './dispatcher';
 import type { Logger } from './log';
@@ -129,7 +129,14 @@ export class Controller {
    */
   private async authorize(req: ProtocolRequest, action: AuthRequest['action'], f: Fields, sessionId?: string): Promise<string | undefined> {
     if (!this.opts.auth) return undefined;
-    const decision = await this.opts.auth({ action, fields: f, sessionId, headers: req.headers, cookies: req.cookies, address: req.address });
+    let decision: AuthDecision;
+    try {
+      decision = await this.opts.auth({ action, fields: f, sessionId, headers: req.headers, cookies: req.cookies, address: req.address });
+    } catch (err) {
+      // A failing hook denies: refusing is the safe side of an authorisation check.
+      this.log.error({ err, action, session: sessionId }, 'auth hook failed');
+      return 'authorisation failed';
+    }
     if (!decision.allow) {
       this.log.info({ action, session: sessionId, reason: decision.reason }, 'denied by auth hook');
       return decision.reason || 'not allowed';

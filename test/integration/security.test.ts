@@ -154,6 +154,16 @@ describe('authorisation hook (examples/auth-signed-token.js)', () => {
     await r.server.close();
   });
 
+  it('denies with a nack when the hook itself fails, and keeps serving', async () => {
+    const r = await startServer({}, { auth: (req) => { if (req.action === 'publish') throw new Error('hook bug'); return { allow: true }; } });
+    try {
+      const c = new TestClient(r.srv);
+      await c.join();
+      expect((await c.event('publish', { p_subject: '/x' }))[0]).to.include({ p_event: 'nack', p_reason: 'authorisation failed' });
+      expect((await c.event('hb'))[0].p_event).to.equal('hb-ack');
+    } finally { await r.server.close(); }
+  });
+
   it('refuses to start when the module exports no authorize function', async () => {
     await startServer({ 'auth.module': join(ROOT, 'package.json') }).then(
       () => expect.fail('started'),
@@ -275,4 +285,31 @@ describe('JSONP (p_callback, json format)', () => {
       expect(r.text).to.include('Invalid p_callback');
     });
   }
+});
+
+describe('logs', () => {
+  it('writes one info line per session joined, left and expired, and refused requests at warn', async () => {
+    const lines: { level: string; msg: string; obj: Record<string, unknown> }[] = [];
+    const at = (level: string) => (obj: object | string, msg?: string) => {
+      lines.push(typeof obj === 'string' ? { level, msg: obj, obj: {} } : { level, msg: msg ?? '', obj: obj as Record<string, unknown> });
+    };
+    const logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+    const s = await startServer({ 'session.lease.millis': 200, 'session.aging.interval.millis': 50 }, { logger });
+    try {
+      const a = new TestClient(s.srv);
+      await a.join();
+      await a.event('leave');
+      const b = new TestClient(s.srv);
+      await b.join();
+      await sleep(400);
+      await http(`${s.srv}?p_event=hb`);
+      const find = (level: string, msg: string, session?: string) =>
+        lines.filter((l) => l.level === level && l.msg === msg && (session === undefined || l.obj.session === session));
+      expect(find('info', 'session joined', a.id)).to.have.length(1);
+      expect(find('info', 'session left', a.id)).to.have.length(1);
+      expect(find('info', 'session joined', b.id)).to.have.length(1);
+      expect(find('info', 'session expired', b.id)).to.have.length(1);
+      expect(find('warn', 'request refused')[0].obj).to.include({ status: 400, reason: 'No id specified' });
+    } finally { await s.server.close(); }
+  });
 });
