@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
 import { http, parseXmlEvents, qs, sleep, stream, TestClient } from '../support/client';
+import { recorder } from '../support/log';
 import { startServer, storeOverrides, type Running } from '../support/server';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -289,11 +290,8 @@ describe('JSONP (p_callback, json format)', () => {
 
 describe('logs', () => {
   it('writes one info line per session joined, left and expired, and refused requests at warn', async () => {
-    const lines: { level: string; msg: string; obj: Record<string, unknown> }[] = [];
-    const at = (level: string) => (obj: object | string, msg?: string) => {
-      lines.push(typeof obj === 'string' ? { level, msg: obj, obj: {} } : { level, msg: msg ?? '', obj: obj as Record<string, unknown> });
-    };
-    const logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+    const logger = recorder();
+    const { lines } = logger;
     const s = await startServer({ 'session.lease.millis': 200, 'session.aging.interval.millis': 50 }, { logger });
     try {
       const a = new TestClient(s.srv);

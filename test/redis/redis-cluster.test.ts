@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { RedisStore } from '../../src/store/redis';
 import { storeContract, drain } from '../support/store-contract';
 import { RedisClusterChildren, rawClient, sleep } from './support';
+import { eventually } from '../support/log';
 
 describe('Redis store on Redis Cluster', function () {
   this.timeout(60_000);
@@ -87,7 +88,7 @@ describe('Redis store on Redis Cluster: failover', function () {
         await sleep(100);
       }
       // The store learns the new topology as it goes (MOVED); a push on the new master wakes it.
-      const session = await eventually(() => store.getSession(id));
+      const session = await eventually(() => store.getSession(id), 15_000, 200);
       expect(session).to.include({ id, online: true });
       const waiting = store.waitForEvents(id, 5000);
       await sleep(50);
@@ -103,14 +104,3 @@ describe('Redis store on Redis Cluster: failover', function () {
   });
 });
 
-async function eventually<T>(fn: () => Promise<T>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(200);
-    }
-  }
-}

@@ -2,10 +2,11 @@
 import { expect } from 'chai';
 import type Redis from 'ioredis';
 import { fields } from '../../src/protocol/event';
-import { RedisStore, type StoreLogger } from '../../src/store/redis';
+import { RedisStore } from '../../src/store/redis';
 import type { NewSession } from '../../src/store/store';
 import { RedisChild, median, rawClient, sleep } from './support';
 import { drain } from '../support/store-contract';
+import { eventually, recorder } from '../support/log';
 
 function rec(id: string): NewSession {
   return { id, format: 'json', temporary: true, createDate: Date.now(), userAgent: 'ua', address: '127.0.0.1' };
@@ -13,26 +14,7 @@ function rec(id: string): NewSession {
 
 const ev = (n: number) => ({ event: fields({ p_event: 'data', n: String(n) }) });
 
-/** A logger that keeps what it was told. */
-function recorder(): StoreLogger & { lines: { level: string; msg: string }[] } {
-  const lines: { level: string; msg: string }[] = [];
-  const at = (level: string) => (obj: object | string, msg?: string) => {
-    lines.push({ level, msg: typeof obj === 'string' ? obj : msg ?? '' });
-  };
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
 
-async function eventually<T>(fn: () => Promise<T>, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(100);
-    }
-  }
-}
 
 describe('Redis store: resilience', function () {
   this.timeout(30_000);
