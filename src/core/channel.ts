@@ -61,14 +61,18 @@ export async function runChannel(store: Store, s: CoreSettings, req: ChannelRequ
       if (sink.draining.aborted) sink.write(refreshEvent(s, 'pull', req.path, id));
       return;
     }
-    const rec = await store.getSession(id);
-    if (!rec || !rec.online) {
-      sink.write(event(E.ABORT, { [F.ID]: id }), own());
-      return;
-    }
     const events = await store.peek(id);
-    // A stream renews its lease each round; a pull or poll request did at its start.
-    if (mode === 'stream') await store.kick(id, leaseMs(s));
+    // Whether the session ended meanwhile (abort). A pull or poll request checked it at its start
+    // and only waits once: with events to give, it gives them. A stream checks every round, and
+    // renews its lease.
+    if (mode === 'stream' || events.length === 0) {
+      const rec = await store.getSession(id);
+      if (!rec || !rec.online) {
+        sink.write(event(E.ABORT, { [F.ID]: id }), own());
+        return;
+      }
+      if (mode === 'stream') await store.kick(id, leaseMs(s));
+    }
     if (events.length === 0) {
       if (!sink.write(event(E.HEARTBEAT), own())) return;
     } else {
