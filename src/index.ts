@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { resolve as resolvePath } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -66,8 +65,6 @@ export class PushletServer {
   private closing?: Promise<void>;
 
   constructor(opts: ServerOptions = {}) {
-    // Every held request listens for shutdown: thousands of listeners are expected.
-    setMaxListeners(0, this.shutdown.signal);
     this.config = loadConfig({ file: opts.configFile, env: opts.env ?? process.env, overrides: opts.overrides });
     const c = this.config;
     const requestCharset = normalizeCharset(c.requestCharset);
@@ -109,7 +106,7 @@ export class PushletServer {
         open: this.open,
       },
     });
-    this.http = createHttpServer(app.callback());
+    this.http = createHttpServer(app);
   }
 
   private binding(): SessionBinding | undefined {

@@ -17,6 +17,7 @@ export interface Config {
   queueSize: number;
   queueReadTimeoutMillis: number;
   queueWriteTimeoutMillis: number;
+  deliveryBatchMaxMillis: number;
   listenForcePullAll: boolean;
   listenForcePullAgents: string[];
   pullRefreshTimeoutMillis: number;
@@ -99,6 +100,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'queueSize', prop: 'queue.size', kind: 'int', def: '256' },
   { key: 'queueReadTimeoutMillis', prop: 'queue.read.timeout.millis', kind: 'int', def: '20000' },
   { key: 'queueWriteTimeoutMillis', prop: 'queue.write.timeout.millis', kind: 'int', def: '20000' },
+  { key: 'deliveryBatchMaxMillis', prop: 'delivery.batch.max.millis', kind: 'int', def: '50' },
   { key: 'listenForcePullAll', prop: 'listen.force.pull.all', kind: 'bool', def: 'false' },
   { key: 'listenForcePullAgents', prop: 'listen.force.pull.agents', kind: 'lclist', def: 'safari' },
   { key: 'pullRefreshTimeoutMillis', prop: 'pull.refresh.timeout.millis', kind: 'int', def: '45000' },

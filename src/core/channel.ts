@@ -1,8 +1,8 @@
-import { randomInt } from 'node:crypto';
 import { E, F, type Mode } from '../protocol/constants';
 import { event, type Fields, type Queued } from '../protocol/event';
 import type { Store } from '../store/store';
 import { NO_METRICS, type CoreMetrics } from './metrics';
+import type { Rounds } from './rounds';
 import type { CoreSettings } from './settings';
 import { leaseMs } from './settings';
 
@@ -14,6 +14,14 @@ export interface Sink {
   readonly signal: AbortSignal;
   /** Aborted when the server shuts down: the client is sent a refresh, to come back elsewhere. */
   readonly draining: AbortSignal;
+}
+
+/** What every data channel of a server shares. */
+export interface ChannelDeps {
+  store: Store;
+  settings: CoreSettings;
+  rounds: Rounds;
+  metrics?: CoreMetrics;
 }
 
 export interface ChannelRequest {
@@ -35,7 +43,8 @@ export function refreshEvent(s: CoreSettings, mode: Mode, path: string, id: stri
     ? [s.pollRefreshWaitMinMillis, s.pollRefreshWaitMaxMillis]
     : [s.pullRefreshWaitMinMillis, s.pullRefreshWaitMaxMillis];
   return event(E.REFRESH, {
-    [F.WAIT]: min + randomInt(max - min + 1),
+    // Spreads clients' returns; not a secret, so Math.random (crypto's randomInt costs a microsecond).
+    [F.WAIT]: min + Math.floor(Math.random() * (max - min + 1)),
     [F.URL]: `${path}?${F.ID}=${urlId(id)}&${F.EVENT}=${E.REFRESH}`,
   });
 }
@@ -45,7 +54,8 @@ export function refreshEvent(s: CoreSettings, mode: Mode, path: string, id: stri
  * until the client goes or the session ends; pull and poll write one batch (or a heartbeat)
  * and a refresh event, then return so the response ends.
  */
-export async function runChannel(store: Store, s: CoreSettings, req: ChannelRequest, sink: Sink, metrics: CoreMetrics = NO_METRICS): Promise<void> {
+export async function runChannel(deps: ChannelDeps, req: ChannelRequest, sink: Sink): Promise<void> {
+  const { store, settings: s, rounds, metrics = NO_METRICS } = deps;
   const { id, mode } = req;
   if (mode !== 'stream' && req.afterListen) {
     sink.write(refreshEvent(s, mode, req.path, id));
@@ -57,6 +67,7 @@ export async function runChannel(store: Store, s: CoreSettings, req: ChannelRequ
 
   for (;;) {
     await store.waitForEvents(id, mode === 'poll' ? 0 : s.queueReadTimeoutMillis, sink.signal);
+    await rounds.pass();
     if (sink.signal.aborted) {
       if (sink.draining.aborted) sink.write(refreshEvent(s, 'pull', req.path, id));
       return;

@@ -24,6 +24,7 @@ export interface CoreSettings {
   publishClients: boolean;
   publishUnicast: boolean;
   agingIntervalMillis: number;
+  deliveryBatchMaxMillis: number;
 }
 
 export function leaseMs(s: CoreSettings): number {

@@ -56,9 +56,15 @@ export class Metrics implements CoreMetrics {
     if (n > 0) this.droppedTotal.inc(n);
   }
 
+  /** The histogram's series per p_event and status, looked up once (labelling costs a lookup per call). */
+  private readonly series = new Map<string, { observe(v: number): void }>();
+
   /** Records one request; unknown event names are counted as `other` to bound the label set. */
   request(pEvent: string | undefined, status: number, seconds: number): void {
     const label = pEvent === undefined ? 'none' : KNOWN_EVENTS.has(pEvent) ? pEvent : 'other';
-    this.requests.observe({ p_event: label, status: String(status) }, seconds);
+    const key = `${label} ${status}`;
+    let series = this.series.get(key);
+    if (!series) this.series.set(key, (series = this.requests.labels(label, String(status))));
+    series.observe(seconds);
   }
 }

@@ -1,13 +1,13 @@
-import type { IncomingMessage } from 'node:http';
-import type Koa from 'koa';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import getRawBody from 'raw-body';
 import { parseCookies } from '../core/binding';
-import { runChannel, type Sink } from '../core/channel';
+import { runChannel, type ChannelDeps, type Sink } from '../core/channel';
+import { Rounds } from '../core/rounds';
 import type { Controller, Outcome } from '../core/controller';
 import type { CoreSettings } from '../core/settings';
 import type { Logger } from '../core/log';
 import type { Store } from '../store/store';
-import { encodeString } from '../protocol/charset';
+import { encodeString, isUtf8 } from '../protocol/charset';
 import { DecodeError, decodeRequest, type DecodeLimits } from '../protocol/decode';
 import type { Fields } from '../protocol/event';
 import { FORMAT_SPECS, type FormatSpec } from '../protocol/formats';
@@ -39,24 +39,21 @@ export const NO_CACHE_HEADERS: Record<string, string | string[]> = {
   Pragma: 'no-cache',
 };
 
-function clientAddress(ip: string): string {
-  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+/** Where a protocol request went and what the HTTP layer adds to its answers. */
+export interface RequestTarget {
+  path: string;
+  /** The raw query string, without `?`. */
+  query: string;
+  /** The client's address (X-Forwarded-For when the proxy is trusted). */
+  address: string;
+  /** Headers every answer carries (CORS). */
+  headers: Record<string, string>;
 }
 
-/**
- * Headers set by earlier middleware (CORS) on Koa's response; they must be copied since this
- * handler writes the raw response itself.
- */
-function koaHeaders(ctx: Koa.Context): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(ctx.response.headers)) if (v !== undefined) out[k] = v as string | string[];
-  return out;
-}
-
-function plainError(ctx: Koa.Context, status: number, message: string): void {
+function plainError(res: ServerResponse, t: RequestTarget, status: number, message: string): void {
   const body = Buffer.from(message + '\n', 'utf8');
-  ctx.res.writeHead(status, { ...koaHeaders(ctx), 'Content-Type': 'text/plain; charset=UTF-8', 'Content-Length': body.length });
-  ctx.res.end(body);
+  res.writeHead(status, { ...t.headers, 'Content-Type': 'text/plain; charset=UTF-8', 'Content-Length': body.length });
+  res.end(body);
 }
 
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
@@ -70,25 +67,35 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | u
   }
 }
 
+export type ProtocolHandler = (req: IncomingMessage, res: ServerResponse, t: RequestTarget) => Promise<void>;
+
 /** The endpoint of every path ending in `/pushlet.srv`: decode, hand to the controller, write the answer. */
-export function protocolHandler(deps: ProtocolDeps): Koa.Middleware {
-  return async (ctx) => {
-    const { req } = ctx;
-    ctx.respond = false;
+export function protocolHandler(deps: ProtocolDeps): ProtocolHandler {
+  // Held requests to end at shutdown: one listener for all, not one per request.
+  const held = new Set<() => void>();
+  deps.shutdown.addEventListener('abort', () => {
+    for (const stop of held) stop();
+  }, { once: true });
+  const channels: Channels = {
+    held,
+    deps: { store: deps.store, settings: deps.settings, rounds: new Rounds(deps.settings.deliveryBatchMaxMillis), metrics: deps.metrics },
+  };
+
+  return async (req, res, t) => {
     const started = process.hrtime.bigint();
     let pEvent: string | undefined;
     const done = (status: number) => deps.metrics.request(pEvent, status, Number(process.hrtime.bigint() - started) / 1e9);
     const fail = (status: number, message: string) => {
       done(status);
-      deps.log.warn({ status, p_event: pEvent, reason: message, address: ctx.ip }, 'request refused');
-      plainError(ctx, status, message);
+      deps.log.warn({ status, p_event: pEvent, reason: message, address: t.address }, 'request refused');
+      plainError(res, t, status, message);
     };
     let outcome: Outcome;
     let callback: string | undefined;
     try {
       const body = await readBody(req, deps.maxBodyBytes);
       const fields = decodeRequest(
-        { method: req.method ?? 'GET', query: ctx.querystring, contentType: req.headers['content-type'], body },
+        { method: req.method ?? 'GET', query: t.query, contentType: req.headers['content-type'], body },
         deps.requestCharset,
         deps.limits,
       );
@@ -97,9 +104,9 @@ export function protocolHandler(deps: ProtocolDeps): Koa.Middleware {
       if (callback !== undefined && !isValidCallback(callback)) throw new DecodeError('Invalid p_callback: must be a JavaScript identifier path such as app.onEvents');
       outcome = await deps.controller.handle({
         fields,
-        path: ctx.path,
+        path: t.path,
         userAgent: req.headers['user-agent'] ?? '',
-        address: clientAddress(ctx.ip),
+        address: t.address,
         headers: req.headers,
         cookies: parseCookies(req.headers.cookie),
       });
@@ -111,7 +118,7 @@ export function protocolHandler(deps: ProtocolDeps): Koa.Middleware {
     if (outcome.kind === 'error') return fail(outcome.status, outcome.message);
     done(200);
     const spec = callback !== undefined && outcome.format === 'json' ? jsonp(callback) : FORMAT_SPECS[outcome.format];
-    const writing = writeEvents(ctx, deps, outcome, spec);
+    const writing = writeEvents(req, res, t, deps, channels, outcome, spec);
     deps.open.add(writing);
     try {
       await writing;
@@ -121,16 +128,25 @@ export function protocolHandler(deps: ProtocolDeps): Koa.Middleware {
   };
 }
 
-async function writeEvents(ctx: Koa.Context, deps: ProtocolDeps, outcome: Extract<Outcome, { kind: 'events' }>, spec: FormatSpec): Promise<void> {
-  const { res } = ctx;
+/** What the data channels of one server share. */
+interface Channels {
+  /** How to stop each held request. */
+  held: Set<() => void>;
+  deps: ChannelDeps;
+}
+
+async function writeEvents(
+  req: IncomingMessage, res: ServerResponse, t: RequestTarget, deps: ProtocolDeps, { held, deps: channelDeps }: Channels,
+  outcome: Extract<Outcome, { kind: 'events' }>, spec: FormatSpec,
+): Promise<void> {
   const writer = spec.create();
   const headers: Record<string, string | string[]> = {
-    ...koaHeaders(ctx),
+    ...t.headers,
     ...NO_CACHE_HEADERS,
     'Content-Type': spec.contentType(deps.responseCharsetLabel),
   };
   // Java closes the connection for its own Java client (User-Agent "... java/1.x").
-  if ((ctx.get('user-agent').toLowerCase().indexOf('java')) > 0) headers.Connection = 'close';
+  if ((req.headers['user-agent'] ?? '').toLowerCase().indexOf('java') > 0) headers.Connection = 'close';
   if (outcome.setCookie) headers['Set-Cookie'] = outcome.setCookie;
   let head = writer.begin();
   for (const e of outcome.events) head += writer.event(e);
@@ -142,7 +158,7 @@ async function writeEvents(ctx: Koa.Context, deps: ProtocolDeps, outcome: Extrac
   const stop = new AbortController();
   const onStop = () => stop.abort();
   res.on('close', onStop);
-  deps.shutdown.addEventListener('abort', onStop);
+  held.add(onStop);
   // Pull and poll answers are short: sent whole, in one write. Stream answers go out per event.
   const streaming = channel.mode === 'stream';
   let body = head;
@@ -159,13 +175,13 @@ async function writeEvents(ctx: Koa.Context, deps: ProtocolDeps, outcome: Extrac
   const sink: Sink = { signal: stop.signal, draining: deps.shutdown, write: (e: Fields, own?: Fields) => write(writer.event(e, own)) };
   deps.metrics.held.inc();
   try {
-    await runChannel(deps.store, deps.settings, { ...channel, path: ctx.path }, sink, deps.metrics);
+    await runChannel(channelDeps, { ...channel, path: t.path }, sink);
   } catch (err) {
     deps.log.error({ err, session: channel.id }, 'data channel failed');
   } finally {
     deps.metrics.held.dec();
     res.off('close', onStop);
-    deps.shutdown.removeEventListener('abort', onStop);
+    held.delete(onStop);
     if (!res.destroyed) {
       if (streaming) res.end(encodeString(writer.end(), deps.responseCharset));
       else sendWhole(res, headers, body + writer.end(), deps.responseCharset);
@@ -173,8 +189,16 @@ async function writeEvents(ctx: Koa.Context, deps: ProtocolDeps, outcome: Extrac
   }
 }
 
-/** A whole answer in one write, with its length. */
-function sendWhole(res: Koa.Context['res'], headers: Record<string, string | string[]>, text: string, charset: string): void {
+/**
+ * A whole answer in one write, with its length. In UTF-8 the text goes to Node as a string,
+ * which it writes together with the headers as one string (no Buffer of the body).
+ */
+function sendWhole(res: ServerResponse, headers: Record<string, string | string[]>, text: string, charset: string): void {
+  if (isUtf8(charset)) {
+    res.writeHead(200, { ...headers, 'Content-Length': Buffer.byteLength(text, 'utf8') });
+    res.end(text, 'utf8');
+    return;
+  }
   const body = encodeString(text, charset);
   res.writeHead(200, { ...headers, 'Content-Length': body.length });
   res.end(body);

@@ -7,7 +7,7 @@ export function normalizeCharset(name: string): string | null {
   return iconv.encodingExists(n) ? n : null;
 }
 
-function isUtf8(charset: string): boolean {
+export function isUtf8(charset: string): boolean {
   return charset === 'utf-8';
 }
 

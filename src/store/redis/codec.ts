@@ -65,6 +65,13 @@ export function decodeSubscription(subject: string, json: string): Subscription 
   return { subject };
 }
 
+/** A hash from HGETALL's raw reply, a flat field/value list. */
+export function hashOf(flat: readonly string[]): Record<string, string> {
+  const h: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) h[flat[i]] = flat[i + 1];
+  return h;
+}
+
 /** A number field of a hash, or undefined when missing or not a number. */
 export function num(v: string | null | undefined): number | undefined {
   if (v === null || v === undefined || v === '') return undefined;

@@ -4,7 +4,7 @@
  * Promise.all costs one round trip per server; auto-pipelining also packs it into one write.
  */
 import Redis, { Cluster, type RedisOptions } from 'ioredis';
-import { ALL_SCRIPTS, type ScriptDef } from './scripts';
+import { ALL_SCRIPTS, BATCH, type ScriptDef } from './scripts';
 import { ShardRing } from './sharding';
 
 export interface StoreLogger {
@@ -55,6 +55,9 @@ const silent: StoreLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 type ScriptCall = (key: string, ...args: (string | number)[]) => Promise<unknown>;
 
+/** A single-key command for `batch`: its key, its name, its other arguments. */
+export type KeyCommand = readonly [key: string, command: string, ...args: string[]];
+
 export class Connection {
   readonly log: StoreLogger;
   /** Standalone servers in serverlist order (one unless sharded); empty with a cluster. */
@@ -103,7 +106,8 @@ export class Connection {
       if (this.servers.length > 1) this.ring = new ShardRing(this.servers.length);
     }
     for (const c of this.clients()) {
-      for (const s of ALL_SCRIPTS) c.defineCommand(s.name, { numberOfKeys: 1, lua: s.lua });
+      // A script of many keys takes their count as its first argument.
+      for (const s of ALL_SCRIPTS) c.defineCommand(s.name, s.manyKeys ? { lua: s.lua } : { numberOfKeys: 1, lua: s.lua });
       this.count(c);
     }
   }
@@ -164,6 +168,52 @@ export class Connection {
   script(def: ScriptDef, key: string, ...args: (string | number)[]): Promise<unknown> {
     const client = this.on(key);
     return (client as unknown as Record<string, ScriptCall>)[def.name].call(client, key, ...args);
+  }
+
+  /**
+   * Runs a script of many keys (`def.manyKeys`) once per group of `keys` that one call may
+   * hold: all of them on one server, those of one shard when sharded, one key per call on a
+   * Cluster (its keys rarely share a slot). ARGV is `shared`, then `perKey(i)` for each key of
+   * the call; the script answers one entry per key, returned here in the order of `keys`.
+   */
+  async scriptMany(def: ScriptDef, keys: readonly string[], shared: readonly string[], perKey: (i: number) => readonly string[]): Promise<unknown[]> {
+    const out: unknown[] = new Array(keys.length);
+    await Promise.all(this.groups(keys).map(async (group) => {
+      const args: string[] = [...shared];
+      for (const i of group) args.push(...perKey(i));
+      const client = this.on(keys[group[0]]);
+      const answers = (await (client as unknown as Record<string, ScriptCall>)[def.name].call(
+        client, String(group.length), ...group.map((i) => keys[i]), ...args,
+      )) as unknown[];
+      group.forEach((k, j) => { out[k] = answers[j]; });
+    }));
+    return out;
+  }
+
+  /**
+   * Single-key commands (`[key, command, ...args]`) in as few calls as `scriptMany` allows;
+   * replies in order, raw as Redis gives them (HGETALL: a flat field/value list).
+   */
+  batch(commands: readonly KeyCommand[]): Promise<unknown[]> {
+    return this.scriptMany(BATCH, commands.map((c) => c[0]), [], (i) => {
+      const [, name, ...args] = commands[i];
+      return [String(args.length), name, ...args];
+    });
+  }
+
+  /** Indexes of `keys` grouped by the server that holds them. */
+  private groups(keys: readonly string[]): number[][] {
+    const all = keys.map((_, i) => i);
+    if (this.cluster) return all.map((i) => [i]);
+    if (!this.ring) return keys.length ? [all] : [];
+    const byShard = new Map<number, number[]>();
+    for (const i of all) {
+      const shard = this.ring.shardOf(keys[i]);
+      const group = byShard.get(shard);
+      if (group) group.push(i);
+      else byShard.set(shard, [i]);
+    }
+    return [...byShard.values()];
   }
 
   /**

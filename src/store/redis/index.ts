@@ -1,16 +1,18 @@
 /**
  * The `redis` store: all state in Java's key model (PROTOCOL.md section 11), so our nodes and
- * Java Pushlet nodes serve one cluster. Only single-key commands and single-key scripts.
+ * Java Pushlet nodes serve one cluster. Only single-key commands and scripts that treat each of
+ * their keys by itself, run per server (Connection.scriptMany).
  */
 import { isMode, type Mode } from '../../protocol/constants';
 import type { Queued } from '../../protocol/event';
 import type { Delivery, EnqueueResult, NewSession, SessionRec, Store, StoreStats, Subscriber, Subscription } from '../store';
-import { decodeQueued, decodeSession, decodeSubscription, encodeQueued, encodeSubscription, isOnline, trustedLastSeen } from './codec';
+import { decodeQueued, decodeSession, decodeSubscription, encodeQueued, encodeSubscription, hashOf, isOnline, trustedLastSeen } from './codec';
 import { Connection, RedisUnavailableError, type ConnectionOptions } from './connection';
 import {
   ALL_SESSIONS, SR_MODE, SS, lease, listenState, queue, session, subjectIndex, subjectParts, subjectSessions, subscriptions,
 } from './keys';
 import { AGE, AGED, DROP_LEASE, HDEL_IF_EQUAL, HSET_IF_EXISTS, PUSH_IF_ROOM, ACK_EVENTS, TAKE_LEASE } from './scripts';
+import { TurnCache } from './turn';
 import { Wake } from './wake';
 
 export { RedisUnavailableError } from './connection';
@@ -37,13 +39,34 @@ function unavailable(err: unknown): unknown {
   return new RedisUnavailableError(err);
 }
 
+/**
+ * Whether a session as just read needs no kick: its lease full as our node wrote it (no aging
+ * pass, no Java node since), the patch already there, lastSeen younger than a tenth of the lease
+ * (at most 1 s). Aging counts from lastSeen, so skipping costs the lease at most that much,
+ * which the next kick restores; a pull client in a loop then renews about once a second, not
+ * every round.
+ */
+function renewedJustNow(h: Record<string, string>, mode: string | null, leaseMs: number, patch?: { address?: string; mode?: Mode }): boolean {
+  const lease = String(leaseMs);
+  if (h[SS.TIME_TO_LIVE] !== lease || h[SS.OWN_TIME_TO_LIVE] !== lease) return false;
+  if (patch?.address !== undefined && patch.address !== h[SS.ADDRESS]) return false;
+  if (patch?.mode !== undefined && patch.mode !== mode) return false;
+  const age = Date.now() - Number(h[SS.LAST_SEEN]);
+  return age >= 0 && age < Math.min(1000, leaseMs / 10);
+}
+
 function unique<T>(xs: readonly T[]): T[] {
   return [...new Set(xs)];
 }
 
 export class RedisStore implements Store {
   private readonly conn: Connection;
-  private readonly wake: Wake;
+  /** A wait ended by its look answers with the queue it found (newest first). */
+  private readonly wake: Wake<string[]>;
+  /** The queue a wait just found, for the peek that follows it: one LRANGE less per round. */
+  private readonly found = new TurnCache<string[]>();
+  /** The session hash getSession just read, for the kick that follows it (a request's first steps). */
+  private readonly read = new TurnCache<{ hash: Record<string, string>; mode: string | null }>();
   private readonly pageSize: number;
   /** Each peeked event as stored, so `ack` removes exactly that entry. */
   private readonly stored = new WeakMap<Queued, string>();
@@ -53,7 +76,7 @@ export class RedisStore implements Store {
 
   constructor(opts: RedisStoreOptions) {
     this.conn = new Connection(opts);
-    this.wake = new Wake(this.conn, opts.pollIntervalMs ?? 200);
+    this.wake = new Wake(this.conn, opts.pollIntervalMs ?? 200, (id) => this.look(id));
     this.pageSize = Math.max(1, opts.pageSize);
   }
 
@@ -126,15 +149,19 @@ export class RedisStore implements Store {
 
   getSession(id: string): Promise<SessionRec | null> {
     return this.io(async () => {
-      const [h, mode] = await Promise.all([
-        this.on(session(id)).hgetall(session(id)),
-        this.on(listenState(id)).hget(listenState(id), SR_MODE),
-      ]);
-      return decodeSession(id, h, mode);
+      const [h, mode] = (await this.conn.batch([
+        [session(id), 'HGETALL'],
+        [listenState(id), 'HGET', SR_MODE],
+      ])) as [string[], string | null];
+      const hash = hashOf(h);
+      this.read.set(id, { hash, mode });
+      return decodeSession(id, hash, mode);
     });
   }
 
   kick(id: string, leaseMs: number, patch?: { address?: string; mode?: Mode }): Promise<void> {
+    const read = this.read.take(id);
+    if (read && renewedJustNow(read.hash, read.mode, leaseMs, patch)) return Promise.resolve();
     return this.io(async () => {
       const lease = String(leaseMs);
       const fields = [SS.TIME_TO_LIVE, lease, SS.OWN_TIME_TO_LIVE, lease, SS.LAST_SEEN, String(Date.now())];
@@ -242,21 +269,22 @@ export class RedisStore implements Store {
 
   /** Everything delivery needs of one page of subscribers, in one pipelined round trip. */
   private async readSubscribers(part: string, ids: string[]): Promise<{ page: Subscriber[]; ghosts: string[] }> {
-    const [subjects, rows] = await Promise.all([
+    const replies = await this.conn.batch([
       // Which subscription lists each id here: one HMGET for the page, not one HGET per id.
-      this.on(subjectSessions(part)).hmget(subjectSessions(part), ...ids),
-      Promise.all(ids.map((id) =>
-        Promise.all([
-          this.on(subscriptions(id)).hgetall(subscriptions(id)),
-          this.on(session(id)).hmget(session(id), SS.TIME_TO_LIVE, SS.TEMPORARY, SS.LAST_SEEN, SS.OWN_TIME_TO_LIVE),
-          this.on(listenState(id)).hget(listenState(id), SR_MODE),
-        ]),
-      )),
+      [subjectSessions(part), 'HMGET', ...ids],
+      ...ids.flatMap((id) => [
+        [subscriptions(id), 'HGETALL'],
+        [session(id), 'HMGET', SS.TIME_TO_LIVE, SS.TEMPORARY, SS.LAST_SEEN, SS.OWN_TIME_TO_LIVE],
+        [listenState(id), 'HGET', SR_MODE],
+      ] as const),
     ]);
+    const subjects = replies[0] as (string | null)[];
     const page: Subscriber[] = [];
     const ghosts: string[] = [];
-    rows.forEach(([subs, [ttl, temporary, lastSeen, ownTtl], mode], i) => {
-      const id = ids[i];
+    ids.forEach((id, i) => {
+      const subs = hashOf(replies[1 + 3 * i] as string[]);
+      const [ttl, temporary, lastSeen, ownTtl] = replies[2 + 3 * i] as (string | null)[];
+      const mode = replies[3 + 3 * i] as string | null;
       const subject = subjects[i];
       if (ttl === null && temporary === null) {
         ghosts.push(id);
@@ -290,15 +318,17 @@ export class RedisStore implements Store {
   enqueue(deliveries: readonly Delivery[], capacity: number): Promise<EnqueueResult[]> {
     return this.io(async () => {
       const ids = unique(deliveries.map((d) => d.id));
-      const exists = await Promise.all(ids.map((id) => this.on(session(id)).exists(session(id))));
+      const exists = await this.conn.batch(ids.map((id) => [session(id), 'EXISTS']));
       const alive = new Set(ids.filter((_, i) => exists[i] === 1));
-      const results = await Promise.all(
-        deliveries.map(async ({ id, q }): Promise<EnqueueResult> => {
-          if (!alive.has(id)) return 'gone';
-          const pushed = await this.conn.script(PUSH_IF_ROOM, queue(id), capacity, encodeQueued(q));
-          return pushed === 1 ? 'ok' : 'full';
-        }),
+      const pushing = deliveries.filter((d) => alive.has(d.id));
+      const pushed = await this.conn.scriptMany(
+        PUSH_IF_ROOM, pushing.map((d) => queue(d.id)), [String(capacity)], (i) => [encodeQueued(pushing[i].q)],
       );
+      let next = 0;
+      const results = deliveries.map((d): EnqueueResult => {
+        if (!alive.has(d.id)) return 'gone';
+        return pushed[next++] === 1 ? 'ok' : 'full';
+      });
       const gone = ids.filter((id) => !alive.has(id));
       const woken = unique(deliveries.filter((_, i) => results[i] === 'ok').map((d) => d.id));
       await Promise.all([
@@ -312,7 +342,7 @@ export class RedisStore implements Store {
 
   peek(id: string): Promise<Queued[]> {
     return this.io(async () => {
-      const newestFirst = await this.on(queue(id)).lrange(queue(id), 0, -1);
+      const newestFirst = this.found.take(id) ?? (await this.on(queue(id)).lrange(queue(id), 0, -1));
       return newestFirst.reverse().map((json) => {
         const q = decodeQueued(json);
         this.stored.set(q, json);
@@ -356,7 +386,19 @@ export class RedisStore implements Store {
   }
 
   waitForEvents(id: string, ms: number, signal?: AbortSignal): Promise<void> {
-    return this.io(() => this.wake.wait(id, ms, signal));
+    return this.io(async () => {
+      const queued = await this.wake.wait(id, ms, signal);
+      if (queued !== undefined) this.found.set(id, queued);
+    });
+  }
+
+  /** What a waiter of `id` should return for now: the queue when it has events or the session ended. */
+  private async look(id: string): Promise<string[] | undefined> {
+    const [queued, ttl] = (await this.conn.batch([
+      [queue(id), 'LRANGE', '0', '-1'],
+      [session(id), 'HGET', SS.TIME_TO_LIVE],
+    ])) as [string[], string | null];
+    return queued.length > 0 || !isOnline(ttl) ? queued : undefined;
   }
 
   expiredSessions(now: number): Promise<SessionRec[]> {

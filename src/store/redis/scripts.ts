@@ -1,33 +1,73 @@
 import { SS } from './keys';
 
 /**
- * Single-key Lua scripts: each touches only KEYS[1], so it runs unchanged on one Redis, on
- * client-side shards and on Redis Cluster. Numbers are written with %d: Lua's own number
- * formatting would turn large values into exponent notation.
+ * Lua scripts. Most touch only KEYS[1]; those of many keys (`manyKeys`) do the same thing to
+ * each key by itself and are run by Connection.scriptMany on keys of one server at a time, so
+ * all run unchanged on one Redis, on client-side shards and on Redis Cluster. Numbers are
+ * written with %d: Lua's own number formatting would turn large values into exponent notation.
  */
 
 export interface ScriptDef {
   name: string;
   lua: string;
+  /** Takes any number of keys (their count first) and answers one entry per key. */
+  manyKeys?: boolean;
 }
 
-/** LPUSH ARGV[2] onto the queue KEYS[1] when it holds fewer than ARGV[1] events. 1: pushed. */
+/**
+ * Single-key commands in one call, saving the client a command object, an encoding and a reply
+ * per command. ARGV per key: argument count n, command name, n arguments.
+ */
+export const BATCH: ScriptDef = {
+  name: 'pushletBatch',
+  manyKeys: true,
+  lua: `
+local out, a = {}, 1
+for i, key in ipairs(KEYS) do
+  local n = tonumber(ARGV[a])
+  out[i] = redis.call(ARGV[a + 1], key, unpack(ARGV, a + 2, a + 1 + n))
+  a = a + 2 + n
+end
+return out`,
+};
+
+/** LPUSH ARGV[i + 1] onto each queue KEYS[i] that holds fewer than ARGV[1] events. Per key 1: pushed. */
 export const PUSH_IF_ROOM: ScriptDef = {
   name: 'pushletPushIfRoom',
+  manyKeys: true,
   lua: `
-if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
-redis.call('LPUSH', KEYS[1], ARGV[2])
-return 1`,
+local capacity, out = tonumber(ARGV[1]), {}
+for i, key in ipairs(KEYS) do
+  if redis.call('LLEN', key) >= capacity then
+    out[i] = 0
+  else
+    redis.call('LPUSH', key, ARGV[i + 1])
+    out[i] = 1
+  end
+end
+return out`,
 };
 
 /**
- * Removes from the queue KEYS[1] the events ARGV (as stored), each its occurrence nearest the
- * tail, the oldest end, where a peek found it.
+ * Removes from the queue KEYS[1] the events ARGV (as stored, oldest first), each its occurrence
+ * nearest the tail, the oldest end, where a peek found it. When they still are the tail, as
+ * they mostly are, one LTRIM does it: one keyspace event for every node to read, not one per event.
  */
 export const ACK_EVENTS: ScriptDef = {
   name: 'pushletAckEvents',
   lua: `
-for _, event in ipairs(ARGV) do redis.call('LREM', KEYS[1], -1, event) end
+local n = #ARGV
+local tail = redis.call('LRANGE', KEYS[1], -n, -1)
+local atTail = #tail == n
+for i = 1, n do
+  if not atTail then break end
+  atTail = tail[n + 1 - i] == ARGV[i]
+end
+if atTail then
+  redis.call('LTRIM', KEYS[1], 0, string.format('%d', -n - 1))
+else
+  for _, event in ipairs(ARGV) do redis.call('LREM', KEYS[1], -1, event) end
+end
 return 1`,
 };
 
@@ -117,4 +157,4 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1`,
 };
 
-export const ALL_SCRIPTS: readonly ScriptDef[] = [PUSH_IF_ROOM, ACK_EVENTS, HSET_IF_EXISTS, HDEL_IF_EQUAL, AGE, TAKE_LEASE, DROP_LEASE];
+export const ALL_SCRIPTS: readonly ScriptDef[] = [BATCH, PUSH_IF_ROOM, ACK_EVENTS, HSET_IF_EXISTS, HDEL_IF_EQUAL, AGE, TAKE_LEASE, DROP_LEASE];

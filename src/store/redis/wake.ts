@@ -6,8 +6,13 @@
  */
 import type Redis from 'ioredis';
 import type { Connection } from './connection';
-import { QUEUE_PREFIX, SESSION_PREFIX, SS, WAKE_CHANNEL, queue, session } from './keys';
-import { isOnline } from './codec';
+import { QUEUE_PREFIX, SESSION_PREFIX, WAKE_CHANNEL, queue } from './keys';
+
+/**
+ * A look at Redis for a waiter of `id`: undefined when it should keep waiting, otherwise what
+ * was found (events queued, or the session ended).
+ */
+export type Look<T> = (id: string) => Promise<T | undefined>;
 
 /** Keyspace events on a queue that mean something was added to it. */
 const PUSH_EVENTS = new Set(['lpush', 'rpush', 'linsert', 'lset', 'lmove', 'rpoplpush']);
@@ -29,7 +34,7 @@ function nodeName(node: Redis): string {
   return `${node.options.host}:${node.options.port}`;
 }
 
-export class Wake {
+export class Wake<T> {
   private readonly waiters = new Map<string, Set<() => void>>();
   /** Subscriber connection per server, by `host:port`. */
   private readonly subscribers = new Map<string, Redis>();
@@ -41,6 +46,7 @@ export class Wake {
   constructor(
     private readonly conn: Connection,
     private readonly pollIntervalMs: number,
+    private readonly look: Look<T>,
   ) {}
 
   async start(): Promise<void> {
@@ -131,34 +137,26 @@ export class Wake {
     const ids = [...this.waiters.keys()];
     if (ids.length === 0) return;
     try {
-      const found = await Promise.all(ids.map((id) => this.hasNews(id)));
-      ids.forEach((id, i) => found[i] && this.wakeUp(id));
+      const found = await Promise.all(ids.map((id) => this.look(id)));
+      ids.forEach((id, i) => found[i] !== undefined && this.wakeUp(id));
     } catch {
       // Redis is away; waiters time out as usual and the next request reports it.
     }
   }
 
-  /** Whether a waiter of `id` should return now: events queued, or the session ended. */
-  async hasNews(id: string): Promise<boolean> {
-    const [len, ttl] = await Promise.all([
-      this.conn.on(queue(id)).llen(queue(id)),
-      this.conn.on(session(id)).hget(session(id), SS.TIME_TO_LIVE),
-    ]);
-    return len > 0 || !isOnline(ttl);
-  }
-
   /**
-   * Resolves on news for `id`, after `ms`, or on abort. Registers before looking at Redis so a
-   * push between the look and the registration cannot be missed.
+   * Resolves on news for `id`, after `ms`, or on abort: with what the look found when the look
+   * itself ended the wait, else undefined. Registers before looking at Redis so a push between
+   * the look and the registration cannot be missed.
    */
-  wait(id: string, ms: number, signal?: AbortSignal): Promise<void> {
-    if (ms <= 0 || signal?.aborted) return Promise.resolve();
+  wait(id: string, ms: number, signal?: AbortSignal): Promise<T | undefined> {
+    if (ms <= 0 || signal?.aborted) return Promise.resolve(undefined);
     return new Promise((resolve, reject) => {
       let set = this.waiters.get(id);
       if (!set) this.waiters.set(id, (set = new Set()));
       const waiting = set;
       let settled = false;
-      const finish = (err?: unknown) => {
+      const finish = (err?: unknown, found?: T) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
@@ -166,13 +164,13 @@ export class Wake {
         if (waiting.size === 0 && this.waiters.get(id) === waiting) this.waiters.delete(id);
         signal?.removeEventListener('abort', done);
         if (err) reject(err);
-        else resolve();
+        else resolve(found);
       };
       const done = () => finish();
       const timer = setTimeout(done, ms);
       waiting.add(done);
       signal?.addEventListener('abort', done, { once: true });
-      this.hasNews(id).then((news) => news && done(), finish);
+      this.look(id).then((found) => found !== undefined && finish(undefined, found), finish);
     });
   }
 
