@@ -118,13 +118,10 @@ export function protocolHandler(deps: ProtocolDeps): ProtocolHandler {
     if (outcome.kind === 'error') return fail(outcome.status, outcome.message);
     done(200);
     const spec = callback !== undefined && outcome.format === 'json' ? jsonp(callback) : FORMAT_SPECS[outcome.format];
+    // Not awaited: this frame need not stay alive through a held request's wait.
     const writing = writeEvents(req, res, t, deps, channels, outcome, spec);
     deps.open.add(writing);
-    try {
-      await writing;
-    } finally {
-      deps.open.delete(writing);
-    }
+    return writing.finally(() => deps.open.delete(writing));
   };
 }
 
@@ -140,19 +137,19 @@ async function writeEvents(
   outcome: Extract<Outcome, { kind: 'events' }>, spec: FormatSpec,
 ): Promise<void> {
   const writer = spec.create();
-  const headers: Record<string, string | string[]> = {
-    ...t.headers,
-    ...NO_CACHE_HEADERS,
-    'Content-Type': spec.contentType(deps.responseCharsetLabel),
+  // Made when the answer starts, not kept through a pull request's wait.
+  const headers = (): Record<string, string | string[]> => {
+    const h: Record<string, string | string[]> = { ...t.headers, ...NO_CACHE_HEADERS, 'Content-Type': spec.contentType(deps.responseCharsetLabel) };
+    // Java closes the connection for its own Java client (User-Agent "... java/1.x").
+    if ((req.headers['user-agent'] ?? '').toLowerCase().indexOf('java') > 0) h.Connection = 'close';
+    if (outcome.setCookie) h['Set-Cookie'] = outcome.setCookie;
+    return h;
   };
-  // Java closes the connection for its own Java client (User-Agent "... java/1.x").
-  if ((req.headers['user-agent'] ?? '').toLowerCase().indexOf('java') > 0) headers.Connection = 'close';
-  if (outcome.setCookie) headers['Set-Cookie'] = outcome.setCookie;
   let head = writer.begin();
   for (const e of outcome.events) head += writer.event(e);
 
   const channel = outcome.channel;
-  if (!channel) return sendWhole(res, headers, head + writer.end(), deps.responseCharset);
+  if (!channel) return sendWhole(res, headers(), head + writer.end(), deps.responseCharset);
 
   // One controller per held request: the client going away or the server shutting down ends it.
   const stop = new AbortController();
@@ -169,7 +166,7 @@ async function writeEvents(
     return true;
   };
   if (streaming) {
-    res.writeHead(200, headers);
+    res.writeHead(200, headers());
     write(head);
   }
   const sink: Sink = { signal: stop.signal, draining: deps.shutdown, write: (e: Fields, own?: Fields) => write(writer.event(e, own)) };
@@ -184,22 +181,24 @@ async function writeEvents(
     held.delete(onStop);
     if (!res.destroyed) {
       if (streaming) res.end(encodeString(writer.end(), deps.responseCharset));
-      else sendWhole(res, headers, body + writer.end(), deps.responseCharset);
+      else sendWhole(res, headers(), body + writer.end(), deps.responseCharset);
     }
   }
 }
 
 /**
- * A whole answer in one write, with its length. In UTF-8 the text goes to Node as a string,
+ * A whole answer in one write, with its length (added to `headers`, a fresh object). In UTF-8 the text goes to Node as a string,
  * which it writes together with the headers as one string (no Buffer of the body).
  */
 function sendWhole(res: ServerResponse, headers: Record<string, string | string[]>, text: string, charset: string): void {
   if (isUtf8(charset)) {
-    res.writeHead(200, { ...headers, 'Content-Length': Buffer.byteLength(text, 'utf8') });
+    headers['Content-Length'] = String(Buffer.byteLength(text, 'utf8'));
+    res.writeHead(200, headers);
     res.end(text, 'utf8');
     return;
   }
   const body = encodeString(text, charset);
-  res.writeHead(200, { ...headers, 'Content-Length': body.length });
+  headers['Content-Length'] = String(body.length);
+  res.writeHead(200, headers);
   res.end(body);
 }
