@@ -7,7 +7,7 @@ import type { Controller, Outcome } from '../core/controller';
 import type { CoreSettings } from '../core/settings';
 import type { Logger } from '../core/log';
 import type { Store } from '../store/store';
-import { encodeString, isUtf8 } from '../protocol/charset';
+import { wireChunk } from '../protocol/charset';
 import { DecodeError, decodeRequest, type DecodeLimits } from '../protocol/decode';
 import type { Fields } from '../protocol/event';
 import { FORMAT_SPECS, type FormatSpec } from '../protocol/formats';
@@ -161,7 +161,7 @@ async function writeEvents(
   let body = head;
   const write = (s: string): boolean => {
     if (res.destroyed || res.writableEnded) return false;
-    if (streaming) res.write(encodeString(s, deps.responseCharset));
+    if (streaming) res.write(wireChunk(s, deps.responseCharset));
     else body += s;
     return true;
   };
@@ -180,25 +180,16 @@ async function writeEvents(
     res.off('close', onStop);
     held.delete(onStop);
     if (!res.destroyed) {
-      if (streaming) res.end(encodeString(writer.end(), deps.responseCharset));
+      if (streaming) res.end(wireChunk(writer.end(), deps.responseCharset));
       else sendWhole(res, headers(), body + writer.end(), deps.responseCharset);
     }
   }
 }
 
-/**
- * A whole answer in one write, with its length (added to `headers`, a fresh object). In UTF-8 the text goes to Node as a string,
- * which it writes together with the headers as one string (no Buffer of the body).
- */
+/** A whole answer in one write, with its length (added to `headers`, a fresh object). */
 function sendWhole(res: ServerResponse, headers: Record<string, string | string[]>, text: string, charset: string): void {
-  if (isUtf8(charset)) {
-    headers['Content-Length'] = String(Buffer.byteLength(text, 'utf8'));
-    res.writeHead(200, headers);
-    res.end(text, 'utf8');
-    return;
-  }
-  const body = encodeString(text, charset);
-  headers['Content-Length'] = String(body.length);
+  const body = wireChunk(text, charset);
+  headers['Content-Length'] = String(typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length);
   res.writeHead(200, headers);
   res.end(body);
 }

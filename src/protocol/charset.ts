@@ -7,7 +7,7 @@ export function normalizeCharset(name: string): string | null {
   return iconv.encodingExists(n) ? n : null;
 }
 
-export function isUtf8(charset: string): boolean {
+function isUtf8(charset: string): boolean {
   return charset === 'utf-8';
 }
 
@@ -15,8 +15,9 @@ export function decodeBytes(buf: Buffer, charset: string): string {
   return isUtf8(charset) ? buf.toString('utf8') : iconv.decode(buf, charset);
 }
 
-export function encodeString(s: string, charset: string): Buffer {
-  return isUtf8(charset) ? Buffer.from(s, 'utf8') : iconv.encode(s, charset);
+/** What to hand to a socket write: UTF-8 text as it is (Node encodes it while writing), else bytes. */
+export function wireChunk(s: string, charset: string): string | Buffer {
+  return isUtf8(charset) ? s : iconv.encode(s, charset);
 }
 
 function hexVal(c: number): number {
