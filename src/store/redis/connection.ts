@@ -192,7 +192,10 @@ export class Connection {
 
   /**
    * Single-key commands (`[key, command, ...args]`) in as few calls as `scriptMany` allows;
-   * replies in order, raw as Redis gives them (HGETALL: a flat field/value list).
+   * replies in order, raw as Redis gives them (HGETALL: a flat field/value list). Worth it for
+   * a page of commands, not for a few: on Redis 7.0 a script call costs about 8 µs and each
+   * command in it about 4.5 µs, a plain pipelined command about 1.5 µs, while every command
+   * the node sends costs it more than that.
    */
   batch(commands: readonly KeyCommand[]): Promise<unknown[]> {
     return this.scriptMany(BATCH, commands.map((c) => c[0]), [], (i) => {

@@ -149,11 +149,11 @@ export class RedisStore implements Store {
 
   getSession(id: string): Promise<SessionRec | null> {
     return this.io(async () => {
-      const [h, mode] = (await this.conn.batch([
-        [session(id), 'HGETALL'],
-        [listenState(id), 'HGET', SR_MODE],
-      ])) as [string[], string | null];
-      const hash = hashOf(h);
+      // Two plain commands: batched, they would cost Redis more than they save this node.
+      const [hash, mode] = await Promise.all([
+        this.on(session(id)).hgetall(session(id)),
+        this.on(listenState(id)).hget(listenState(id), SR_MODE),
+      ]);
       this.read.set(id, { hash, mode });
       return decodeSession(id, hash, mode);
     });
@@ -394,10 +394,10 @@ export class RedisStore implements Store {
 
   /** What a waiter of `id` should return for now: the queue when it has events or the session ended. */
   private async look(id: string): Promise<string[] | undefined> {
-    const [queued, ttl] = (await this.conn.batch([
-      [queue(id), 'LRANGE', '0', '-1'],
-      [session(id), 'HGET', SS.TIME_TO_LIVE],
-    ])) as [string[], string | null];
+    const [queued, ttl] = await Promise.all([
+      this.on(queue(id)).lrange(queue(id), 0, -1),
+      this.on(session(id)).hget(session(id), SS.TIME_TO_LIVE),
+    ]);
     return queued.length > 0 || !isOnline(ttl) ? queued : undefined;
   }
 
