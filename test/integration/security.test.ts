@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { http, parseXmlEvents, qs, sleep, stream, TestClient } from '../support/client';
 import { recorder } from '../support/log';
@@ -230,6 +231,13 @@ describe('CORS, health, readiness, metrics', () => {
     expect(bad.headers).to.not.have.property('access-control-allow-origin');
   });
 
+  it('applies the same policy to the bundled files, which Koa serves', async () => {
+    const r = await http(`${s.base}/pushlet/lib/ajax-pushlet-client.js`, { headers: { origin: 'http://app.example' } });
+    expect(r.status).to.equal(200);
+    expect(r.headers['access-control-allow-origin']).to.equal('http://app.example');
+    expect(r.headers.vary).to.include('Origin');
+  });
+
   it('answers /health and /ready', async () => {
     expect(JSON.parse((await http(`${s.base}/health`)).text)).to.deep.equal({ status: 'ok' });
     expect((await http(`${s.base}/ready`)).status).to.equal(200);
@@ -309,5 +317,38 @@ describe('logs', () => {
       expect(find('info', 'session expired', b.id)).to.have.length(1);
       expect(find('warn', 'request refused')[0].obj).to.include({ status: 400, reason: 'No id specified' });
     } finally { await s.server.close(); }
+  });
+});
+
+describe('request target and client address', () => {
+  it('takes the client address from X-Forwarded-For only when proxy.trust is on', async () => {
+    const forwarded = { 'x-forwarded-for': '203.0.113.7, 10.0.0.1' };
+    for (const [trust, expected] of [[true, '203.0.113.7'], [false, '127.0.0.1']] as const) {
+      const r = await startServer({ 'proxy.trust': trust });
+      try {
+        const join = await http(`${r.srv}?p_event=join&p_format=xml`, { headers: forwarded });
+        const id = parseXmlEvents(join.text)[0].p_id;
+        expect((await r.server.store.getSession(id))?.address, `proxy.trust=${trust}`).to.equal(expected);
+      } finally { await r.server.close(); }
+    }
+  });
+
+  it('serves a request whose target is an absolute URL (as sent to a proxy)', async () => {
+    const r = await startServer();
+    try {
+      const { hostname: host, port } = new URL(r.base);
+      const text = await new Promise<string>((resolve, reject) => {
+        const sock = connect(Number(port), host, () => {
+          sock.write(`GET ${r.base}/pushlet/pushlet.srv?p_event=join&p_format=xml HTTP/1.1\r\nHost: ${host}:${port}\r\nConnection: close\r\n\r\n`);
+        });
+        let out = '';
+        sock.setEncoding('utf8');
+        sock.on('data', (d: string) => (out += d));
+        sock.on('end', () => resolve(out));
+        sock.on('error', reject);
+      });
+      expect(text).to.match(/^HTTP\/1\.1 200/);
+      expect(parseXmlEvents(text.slice(text.indexOf('\r\n\r\n') + 4))[0].p_event).to.equal('join-ack');
+    } finally { await r.server.close(); }
   });
 });
