@@ -65,12 +65,11 @@ export async function runChannel(deps: ChannelDeps, req: ChannelRequest, sink: S
   const own = () => ({ [F.SEQ]: String(++seq) });
   if (mode === 'stream' && !sink.write(event(E.HEARTBEAT), own())) return;
 
-  for (;;) {
-    await store.waitForEvents(id, mode === 'poll' ? 0 : s.queueReadTimeoutMillis, sink.signal);
-    await rounds.pass();
+  /** One answer after a wait: false when the response is to end. */
+  const answer = async (): Promise<boolean> => {
     if (sink.signal.aborted) {
       if (sink.draining.aborted) sink.write(refreshEvent(s, 'pull', req.path, id));
-      return;
+      return false;
     }
     const events = await store.peek(id);
     // Whether the session ended meanwhile (abort). A pull or poll request checked it at its start
@@ -80,20 +79,29 @@ export async function runChannel(deps: ChannelDeps, req: ChannelRequest, sink: S
       const rec = await store.getSession(id);
       if (!rec || !rec.online) {
         sink.write(event(E.ABORT, { [F.ID]: id }), own());
-        return;
+        return false;
       }
       if (mode === 'stream') await store.kick(id, leaseMs(s));
     }
     if (events.length === 0) {
-      if (!sink.write(event(E.HEARTBEAT), own())) return;
+      if (!sink.write(event(E.HEARTBEAT), own())) return false;
     } else {
       const written = await writeAll(store, id, events, sink, own);
       metrics.delivered(written);
-      if (written < events.length) return;
+      if (written < events.length) return false;
     }
-    if (mode !== 'stream') {
-      sink.write(refreshEvent(s, mode, req.path, id));
-      return;
+    if (mode === 'stream') return true;
+    sink.write(refreshEvent(s, mode, req.path, id));
+    return false;
+  };
+
+  for (;;) {
+    await store.waitForEvents(id, mode === 'poll' ? 0 : s.queueReadTimeoutMillis, sink.signal);
+    const round = await rounds.enter();
+    try {
+      if (!(await answer())) return;
+    } finally {
+      rounds.leave(round);
     }
   }
 }

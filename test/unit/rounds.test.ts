@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { performance } from 'node:perf_hooks';
-import { Rounds } from '../../src/core/rounds';
+import { Round, Rounds } from '../../src/core/rounds';
 
 /** Keeps the thread busy for `ms`, as writing a large round of answers does. */
 function busy(ms: number): void {
@@ -10,44 +10,92 @@ function busy(ms: number): void {
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** Enters `n` answers in this turn; all must go at once. */
+function enterNow(rounds: Rounds, n: number): Round {
+  const got = Array.from({ length: n }, () => rounds.enter());
+  for (const r of got) expect(r).to.be.instanceOf(Round);
+  expect(new Set(got).size, 'one round').to.equal(1);
+  return got[0] as Round;
+}
+
+function leaveAll(rounds: Rounds, round: Round, n: number): void {
+  for (let i = 0; i < n; i++) rounds.leave(round);
+}
+
 describe('delivery rounds', () => {
-  it('lets the first answers go at once, and all those of the same turn', () => {
-    const rounds = new Rounds(50);
-    expect(rounds.pass()).to.equal(undefined);
-    expect(rounds.pass(), 'same turn, same round').to.equal(undefined);
+  it('lets the first answers go at once, all those of the same turn in one round', () => {
+    const round = enterNow(new Rounds(50), 3);
+    expect(round.size).to.equal(3);
   });
 
-  it('after a long round, holds answers back for a share of its duration, then lets them go together', async () => {
-    const rounds = new Rounds(1000, 1.5);
-    const start = performance.now();
-    expect(rounds.pass()).to.equal(undefined);
-    busy(40);
+  it('holds answers due while a round is still being written (several turns, as on Redis) until it is done', async () => {
+    const rounds = new Rounds(50);
+    const first = enterNow(rounds, 1);
     await nextTurn();
-    const order: number[] = [];
-    const a = rounds.pass();
-    const b = rounds.pass();
+    const next = rounds.enter();
+    expect(next).to.be.instanceOf(Promise);
+    let started = false;
+    void (next as Promise<Round>).then(() => (started = true));
+    await nextTurn();
+    expect(started, 'not while the first round is open').to.equal(false);
+    rounds.leave(first);
+    const second = (await next)!;
+    expect(second).to.not.equal(first);
+    expect(second.size).to.equal(1);
+  });
+
+  it('after a large round, holds answers back for a share of its duration, then lets them go together', async () => {
+    const rounds = new Rounds(1000, 1.5, 8);
+    const start = performance.now();
+    const big = enterNow(rounds, 10);
+    busy(40);
+    leaveAll(rounds, big, 10);
+    await nextTurn();
+    await nextTurn();
+    const a = rounds.enter();
+    const b = rounds.enter();
     expect(a).to.be.instanceOf(Promise);
     expect(b).to.be.instanceOf(Promise);
-    await Promise.all([a!.then(() => order.push(1)), b!.then(() => order.push(2))]);
-    const waited = performance.now() - start;
-    expect(waited).to.be.at.least(55); // 1.5 x 40 ms after the first round started (timers may fire 1 ms early)
-    expect(order).to.deep.equal([1, 2]);
+    const [ra, rb] = await Promise.all([a, b]);
+    expect(performance.now() - start).to.be.at.least(55); // 1.5 x 40 ms after the round started (timers may fire 1 ms early)
+    expect(ra).to.equal(rb);
+    expect(ra!.size).to.equal(2);
+  });
+
+  it('a small round leaves no gap, however long it took', async () => {
+    const rounds = new Rounds(1000, 1.5, 8);
+    const small = enterNow(rounds, 3);
+    busy(30);
+    leaveAll(rounds, small, 3);
+    await nextTurn();
+    await nextTurn();
+    expect(rounds.enter()).to.be.instanceOf(Round);
   });
 
   it('never holds an answer back longer than its cap', async () => {
-    const rounds = new Rounds(10);
-    rounds.pass();
+    const rounds = new Rounds(10, 1.5, 1);
+    const round = enterNow(rounds, 1);
     busy(60);
+    rounds.leave(round);
+    await nextTurn();
     await nextTurn();
     // The cap counts from the start of the last round, 60 ms ago: the next round is already due.
-    expect(rounds.pass()).to.equal(undefined);
+    expect(rounds.enter()).to.be.instanceOf(Round);
   });
 
-  it('is off with a cap of 0', async () => {
-    const rounds = new Rounds(0);
-    rounds.pass();
-    busy(20);
+  it('a round held up by one slow answer holds the next one up for at most the cap', async () => {
+    const rounds = new Rounds(30);
+    const start = performance.now();
+    enterNow(rounds, 1); // never left
     await nextTurn();
-    expect(rounds.pass()).to.equal(undefined);
+    const next = await rounds.enter();
+    expect(next).to.be.instanceOf(Round);
+    expect(performance.now() - start).to.be.at.least(29);
+  });
+
+  it('is off with a cap of 0', () => {
+    const rounds = new Rounds(0);
+    expect(rounds.enter()).to.equal(undefined);
+    rounds.leave(undefined);
   });
 });
