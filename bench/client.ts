@@ -1,31 +1,40 @@
-import { Agent, request, type ClientRequest } from 'node:http';
+import { StringDecoder } from 'node:string_decoder';
+import { Connection, type Exchange } from './connection';
 
 /**
- * The load generator's HTTP client for one server: a keep-alive agent bounded to `maxSockets`
- * connections, and a count of failures.
+ * An idle connection older than this is closed rather than reused: both servers close a
+ * keep-alive connection idle for 5 s, and a request written as they do so would fail.
+ */
+const IDLE_REUSE_MS = 4000;
+
+/**
+ * The load generator's HTTP client for one server: up to `maxSockets` keep-alive connections
+ * (connection.ts), one request at a time on each, further requests queued; and a count of failures.
  */
 export class Client {
-  readonly agent: Agent;
   private readonly host: string;
   private readonly port: number;
+  /** What follows the path in every request. */
+  private readonly tail: string;
   errors = 0;
   /** The first few failure messages, for the report. */
   readonly errorSamples: string[] = [];
   private closed = false;
-  /** Requests not yet answered, cut off by close(). */
-  private readonly pending = new Set<ClientRequest>();
+  private readonly connections = new Set<Connection>();
+  private readonly idle = new Set<Connection>();
+  /** Requests waiting for a connection. */
+  private readonly waiting: Exchange[] = [];
+  private readonly events = {
+    idle: (c: Connection) => this.idled(c),
+    gone: (c: Connection) => this.gone(c),
+    stray: (err: Error) => this.failed(err),
+  };
 
-  constructor(base: string, maxSockets: number) {
+  constructor(base: string, private readonly maxSockets: number) {
     const u = new URL(base);
     this.host = u.hostname;
     this.port = Number(u.port);
-    // maxFreeSockets as large as maxSockets: an idle looping client must not lose its connection.
-    this.agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
-  }
-
-  private track(req: ClientRequest): void {
-    this.pending.add(req);
-    req.once('close', () => this.pending.delete(req));
+    this.tail = ` HTTP/1.1\r\nHost: ${u.host}\r\n\r\n`;
   }
 
   private failed(err: Error): Error {
@@ -36,55 +45,88 @@ export class Client {
     return err;
   }
 
-  /** GET `path`; resolves to the body, rejects on a network error, a timeout or a non-200 status. */
+  /** Starts `ex` on an idle connection, a new one, or queues it when `maxSockets` are busy. */
+  private dispatch(ex: Exchange): void {
+    if (this.closed) return ex.fail(new Error('client closed'));
+    for (const c of this.idle) {
+      this.idle.delete(c);
+      if (performance.now() - c.idleSince < IDLE_REUSE_MS) return c.begin(ex);
+      this.drop(c);
+    }
+    if (this.connections.size >= this.maxSockets) return void this.waiting.push(ex);
+    const c = new Connection(this.host, this.port, this.events);
+    this.connections.add(c);
+    c.begin(ex);
+  }
+
+  private idled(c: Connection): void {
+    const next = this.waiting.shift();
+    if (next) c.begin(next);
+    else this.idle.add(c);
+  }
+
+  private drop(c: Connection): void {
+    this.connections.delete(c);
+    this.idle.delete(c);
+    c.destroy();
+  }
+
+  private gone(c: Connection): void {
+    this.drop(c);
+    // Room for a queued request on a new connection.
+    const next = this.waiting.shift();
+    if (next) this.dispatch(next);
+  }
+
+  /** GET `path`; resolves to the body, rejects on a network error, a timeout, a bad response or a non-200 status. */
   get(path: string, timeoutMs = 60_000, onSent?: () => void): Promise<string> {
     return new Promise((resolve, reject) => {
-      const req = request({ agent: this.agent, host: this.host, port: this.port, path }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (s: string) => (body += s));
-        res.on('end', () => {
-          if (res.statusCode === 200) resolve(body);
-          else reject(this.failed(new Error(`HTTP ${res.statusCode}: ${body.slice(0, 80).trim()}`)));
-        });
-        res.on('error', (err) => reject(this.failed(err)));
+      const fail = (err: Error) => reject(this.failed(err));
+      const pieces: Buffer[] = [];
+      this.dispatch({
+        request: `GET ${path}${this.tail}`, timeoutMs, onSent, status: 0,
+        body: (piece) => pieces.push(piece),
+        end() {
+          const body = pieces.length === 1 ? pieces[0].toString() : Buffer.concat(pieces).toString();
+          if (this.status === 200) resolve(body);
+          else fail(new Error(`HTTP ${this.status}: ${body.slice(0, 80).trim()}`));
+        },
+        fail,
       });
-      this.track(req);
-      req.setTimeout(timeoutMs, () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
-      req.on('error', (err) => reject(this.failed(err)));
-      if (onSent) req.on('finish', onSent);
-      req.end();
     });
   }
 
   /**
-   * Opens a GET whose response stays open (stream mode); `onText` gets each chunk. Resolves with
-   * the request once the first chunk arrived, so the server has registered the stream.
+   * Opens a GET whose response stays open (stream mode); `onText` gets the body as it comes.
+   * Resolves once the first piece arrived, so the server has registered the stream; a stream
+   * that breaks later counts as a failure.
    */
-  stream(path: string, onText: (s: string) => void): Promise<ClientRequest> {
+  stream(path: string, onText: (s: string) => void): Promise<void> {
     return new Promise((resolve, reject) => {
-      const req = request({ agent: this.agent, host: this.host, port: this.port, path }, (res) => {
-        if (res.statusCode !== 200) {
-          reject(this.failed(new Error(`HTTP ${res.statusCode}`)));
-          res.resume();
-          return;
-        }
-        res.setEncoding('utf8');
-        res.once('data', () => resolve(req));
-        res.on('data', onText);
-        res.on('error', () => undefined);
+      const fail = (err: Error) => reject(this.failed(err));
+      const text = new StringDecoder('utf8');
+      let error = '';
+      this.dispatch({
+        request: `GET ${path}${this.tail}`, timeoutMs: 0, status: 0,
+        body(piece) {
+          if (this.status !== 200) return void (error += piece.toString());
+          onText(text.write(piece));
+          resolve();
+        },
+        end() {
+          if (this.status !== 200) fail(new Error(`HTTP ${this.status}: ${error.slice(0, 80).trim()}`));
+          else resolve();
+        },
+        fail,
       });
-      this.track(req);
-      req.on('error', (err) => reject(this.failed(err)));
-      req.end();
     });
   }
 
   /** Ends every request and connection; requests still waiting fail (their loops have been told to stop). */
   close(): void {
     this.closed = true;
-    for (const req of this.pending) req.destroy();
-    this.agent.destroy();
+    for (const ex of this.waiting.splice(0)) ex.fail(new Error('client closed'));
+    for (const c of [...this.connections]) this.drop(c);
   }
 }
 
@@ -106,8 +148,11 @@ export function completeEvents(buffered: string): { done: string; rest: string }
 /** Connections opened at a time: thousands at once overflow the listen backlog (511), and a dropped SYN costs 1 s or more. */
 export const OPEN_CONCURRENCY = 200;
 
-/** `open(i)` for each i < n, OPEN_CONCURRENCY at a time: how sessions and connections are set up. */
-export async function openEach<R>(n: number, open: (i: number) => Promise<R>): Promise<R[]> {
+/**
+ * `open(i)` for each i < n, `concurrency` at a time: how sessions and connections are set up.
+ * Receiver threads opening at once share OPEN_CONCURRENCY between them.
+ */
+export async function openEach<R>(n: number, open: (i: number) => Promise<R>, concurrency = OPEN_CONCURRENCY): Promise<R[]> {
   const out = new Array<R>(n);
   let next = 0;
   const worker = async () => {
@@ -116,6 +161,6 @@ export async function openEach<R>(n: number, open: (i: number) => Promise<R>): P
       out[i] = await open(i);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(OPEN_CONCURRENCY, n) }, worker));
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
   return out;
 }

@@ -23,11 +23,15 @@ const RESULTS = join(ROOT, 'bench', 'results');
 /** Sockets the bench process may hold at once (10k subscribers plus setup and publishers). */
 const NEEDED_FILES = 10_500;
 
-const USAGE = `Usage: node dist/bench/run.js [--only a,b] [--duration ms] [--warmup ms] [--profile]
+/** Receiver threads of the fan-out and stream scenarios (see README, How it measures). */
+const CLIENTS = 1;
+
+const USAGE = `Usage: node dist/bench/run.js [--only a,b] [--duration ms] [--warmup ms] [--clients k] [--profile]
 
   --only       scenarios to run: ${SCENARIOS.map((s) => s.name).join(', ')} (default: all)
   --duration   measured window of each run, ms (default 5000)
   --warmup     warm-up before each window, ms (default 1000)
+  --clients    threads receiving the events of scenarios 3, 4, 5 and 7 (default ${CLIENTS})
   --profile    write a CPU profile of each pushlet server process and list the top self-time functions`;
 
 function openFilesLimit(): number {
@@ -42,7 +46,7 @@ function machine() {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      only: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' },
+      only: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' }, clients: { type: 'string' },
       profile: { type: 'boolean' }, help: { type: 'boolean' },
     },
   });
@@ -52,6 +56,8 @@ async function main(): Promise<void> {
   if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}\n${USAGE}`);
   const window = { durationMs: Number(values.duration ?? 5000), warmupMs: Number(values.warmup ?? 1000) };
   if (!(window.durationMs > 0 && window.warmupMs >= 0)) throw new Error(`--duration and --warmup take milliseconds\n${USAGE}`);
+  const clients = Number(values.clients ?? CLIENTS);
+  if (!(Number.isInteger(clients) && clients >= 1)) throw new Error(`--clients takes a number of threads\n${USAGE}`);
 
   const host = machine();
   const stamp = new Date().toISOString().replace(/:/g, '-').replace(/\..*/, '');
@@ -68,6 +74,7 @@ async function main(): Promise<void> {
     const profileDir = values.profile ? join(RESULTS, `prof-${stamp}`, scenario.name) : undefined;
     const ctx: Ctx = {
       window,
+      clients,
       async withServers(specs, fn) {
         const procs = await Promise.all(specs.map((s) => ServerProcess.start(s, { profileDir: s.kind === 'pushlet' ? profileDir : undefined })));
         try {
@@ -105,7 +112,7 @@ async function main(): Promise<void> {
   console.log(figures.length ? table(figures) : '(no figures)');
   mkdirSync(RESULTS, { recursive: true });
   const file = join(RESULTS, `${stamp}.json`);
-  writeFileSync(file, JSON.stringify({ date: stamp, machine: host, window, totalSeconds, figures, scenarios: results }, null, 2));
+  writeFileSync(file, JSON.stringify({ date: stamp, machine: host, window, clients, totalSeconds, figures, scenarios: results }, null, 2));
   console.log(`\nresults: ${file}`);
   const failed = Object.keys(results).filter((name) => results[name].failed);
   if (failed.length) {

@@ -6,6 +6,8 @@ import { now, sleep } from './stats';
 /** What the runner gives each scenario. */
 export interface Ctx {
   window: Window;
+  /** Threads that receive the events of the fan-out and stream scenarios (`--clients`). */
+  clients: number;
   /** Starts server processes, runs `fn` on them, stops them (also when `fn` fails). */
   withServers<T>(specs: ServerSpec[], fn: (procs: ServerProcess[]) => Promise<T>): Promise<T>;
   /** The bare baseline that `fn` measures, once per run for each `key` (scenario 7 reuses 3-5's). */
@@ -39,7 +41,8 @@ export const BARE_SPEC: ServerSpec = { kind: 'bare' };
 
 /**
  * CPU use (% of one core) over the measured window of `run`: of each server process, and of the
- * bench process generating the load (near 100 means the generator, not the server, is the limit).
+ * bench process generating the load, all its threads (publisher, receivers) together; near 100
+ * per thread means the generator, not the server, is the limit.
  */
 export async function cpuDuring(procs: ServerProcess[], run: Run): Promise<{ servers: number[]; generator: number }> {
   await sleep(Math.max(0, run.start - now()));
@@ -55,10 +58,11 @@ export async function cpuDuring(procs: ServerProcess[], run: Run): Promise<{ ser
 }
 
 /**
- * Server CPU time per unit of work (request, cycle, delivered event), µs, summed over the nodes:
- * less disturbed than rates when other processes share the machine.
+ * CPU time per unit of work (request, cycle, delivered event), µs, from the CPU use (% of one
+ * core) of processes over the window (the server nodes, summed; or the generator): less
+ * disturbed than rates when other processes share the machine.
  */
-export function cpuPerUnit(cpu: { servers: number[] }, units: number, seconds: number): number {
-  const busy = cpu.servers.reduce((a, b) => a + b, 0) / 100;
+export function cpuPerUnit(percents: number[], units: number, seconds: number): number {
+  const busy = percents.reduce((a, b) => a + b, 0) / 100;
   return units > 0 ? (busy * seconds * 1e6) / units : NaN;
 }

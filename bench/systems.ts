@@ -8,7 +8,7 @@ export const SUBJECT = '/bench';
 /**
  * What a scenario asks of a server, so one scenario drives both the pushlet server and the bare
  * baseline. Each method that takes a client makes its first request on it, so the connection
- * is open before a measurement starts (see client.ts `eachLimited`). Paths are relative to the
+ * is open before a measurement starts (see client.ts `openEach`). Paths are relative to the
  * client's base URL.
  */
 export interface System {

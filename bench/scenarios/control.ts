@@ -26,7 +26,7 @@ async function measure(ctx: Ctx, sys: System, p: ServerProcess) {
   const usage = await cpu;
   return {
     perSecond: s.count / run.seconds, ...s, errors: c.errors, errorSamples: c.errorSamples,
-    cpu: usage, cpuUsPerRequest: cpuPerUnit(usage, s.count, run.seconds),
+    cpu: usage, cpuUsPerRequest: cpuPerUnit(usage.servers, s.count, run.seconds),
   };
 }
 

@@ -38,7 +38,7 @@ async function measure(ctx: Ctx, sys: System, p: ServerProcess) {
     cyclesPerSecond: cycles / run.seconds, eventsPerCycle: cycles ? events / cycles : 0,
     publishesPerSecond: published.inWindow / run.seconds, errors: c.errors + published.errors,
     errorSamples: [...c.errorSamples, ...published.errorSamples],
-    cpu: usage, cpuUsPerCycle: cpuPerUnit(usage, cycles, run.seconds),
+    cpu: usage, cpuUsPerCycle: cpuPerUnit(usage.servers, cycles, run.seconds),
   };
 }
 

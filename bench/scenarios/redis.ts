@@ -73,18 +73,18 @@ export const redisScenario: Scenario = {
       const figures: Figure[] = [];
       const details: Record<string, unknown> = {};
       for (const load of FANOUT_LOADS) {
-        const ours = await onNodes((nodes) => fanout(pushlet, nodes, load, ctx.window));
+        const ours = await onNodes((nodes) => fanout(pushlet, nodes, load, ctx));
         const big = load.subscribers >= 10_000;
         figures.push(...fanoutFigures(`7 redis fan-out ${fanoutLabel(load)}`, ours, await bareFanout(ctx, load), big ? { p99: below(500) } : {}));
         details[`fanout ${fanoutLabel(load)}`] = ours;
       }
       for (const load of MAX_FANOUT_LOADS) {
-        const ours = await onNodes((nodes) => fanout(pushlet, nodes, load, ctx.window));
+        const ours = await onNodes((nodes) => fanout(pushlet, nodes, load, ctx));
         const t = load.rate ? { p99: atMost(33) } : { delivered: atLeast(31_000) };
         figures.push(...fanoutFigures(`7 redis max fan-out ${fanoutLabel(load)}`, ours, await bareFanout(ctx, load), t));
         details[`max fanout ${fanoutLabel(load)}`] = ours;
       }
-      const stream = await onNodes((nodes) => streamFanout(pushlet, nodes, STREAMS, ctx.window));
+      const stream = await onNodes((nodes) => streamFanout(pushlet, nodes, STREAMS, ctx));
       figures.push(...streamFigures('7 redis stream N=10k 1/s', stream, await bareStream(ctx), below(150)));
       details.stream = stream;
 
