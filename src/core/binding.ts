@@ -29,10 +29,13 @@ export class SessionBinding {
   }
 }
 
+const NO_COOKIES: Readonly<Record<string, string>> = Object.freeze(Object.create(null));
+
 /** `a=1; b=2` -> { a: '1', b: '2' } (first wins). */
-export function parseCookies(header: string | undefined): Record<string, string> {
+export function parseCookies(header: string | undefined): Readonly<Record<string, string>> {
+  if (!header) return NO_COOKIES;
   const out: Record<string, string> = Object.create(null);
-  for (const part of (header ?? '').split(';')) {
+  for (const part of header.split(';')) {
     const eq = part.indexOf('=');
     if (eq < 1) continue;
     const name = part.slice(0, eq).trim();

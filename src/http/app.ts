@@ -68,7 +68,7 @@ export function createApp(opts: AppOptions): RequestListener {
   });
   router.get('/metrics', async (ctx) => {
     ctx.type = opts.metrics.registry.contentType;
-    ctx.body = await opts.metrics.registry.metrics();
+    ctx.body = await opts.metrics.text();
   });
 
   if (policy) app.use(cors(policy));

@@ -10,7 +10,7 @@ import type { Store } from '../store/store';
 import { wireChunk } from '../protocol/charset';
 import { DecodeError, decodeRequest, type DecodeLimits } from '../protocol/decode';
 import type { Fields } from '../protocol/event';
-import { FORMAT_SPECS, type FormatSpec } from '../protocol/formats';
+import { FORMAT_SPECS, type FormatWriter } from '../protocol/formats';
 import { isValidCallback, jsonp } from '../protocol/formats/jsonp';
 import type { Metrics } from './metrics';
 
@@ -56,8 +56,7 @@ function plainError(res: ServerResponse, t: RequestTarget, status: number, messa
   res.end(body);
 }
 
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  if (req.method !== 'POST') return undefined;
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   try {
     return await getRawBody(req, { limit });
   } catch (err) {
@@ -82,9 +81,9 @@ export function protocolHandler(deps: ProtocolDeps): ProtocolHandler {
   };
 
   return async (req, res, t) => {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     let pEvent: string | undefined;
-    const done = (status: number) => deps.metrics.request(pEvent, status, Number(process.hrtime.bigint() - started) / 1e9);
+    const done = (status: number) => deps.metrics.request(pEvent, status, (performance.now() - started) / 1000);
     const fail = (status: number, message: string) => {
       done(status);
       deps.log.warn({ status, p_event: pEvent, reason: message, address: t.address }, 'request refused');
@@ -93,7 +92,7 @@ export function protocolHandler(deps: ProtocolDeps): ProtocolHandler {
     let outcome: Outcome;
     let callback: string | undefined;
     try {
-      const body = await readBody(req, deps.maxBodyBytes);
+      const body = req.method === 'POST' ? await readBody(req, deps.maxBodyBytes) : undefined;
       const fields = decodeRequest(
         { method: req.method ?? 'GET', query: t.query, contentType: req.headers['content-type'], body },
         deps.requestCharset,
@@ -118,10 +117,23 @@ export function protocolHandler(deps: ProtocolDeps): ProtocolHandler {
     if (outcome.kind === 'error') return fail(outcome.status, outcome.message);
     done(200);
     const spec = callback !== undefined && outcome.format === 'json' ? jsonp(callback) : FORMAT_SPECS[outcome.format];
+    const writer = spec.create();
+    // Made when the answer starts, not kept through a pull request's wait.
+    const headers = (): Record<string, string | string[]> => {
+      const h: Record<string, string | string[]> = { ...t.headers, ...NO_CACHE_HEADERS, 'Content-Type': spec.contentType(deps.responseCharsetLabel) };
+      // Java closes the connection for its own Java client (User-Agent "... java/1.x").
+      if ((req.headers['user-agent'] ?? '').toLowerCase().indexOf('java') > 0) h.Connection = 'close';
+      if (outcome.setCookie) h['Set-Cookie'] = outcome.setCookie;
+      return h;
+    };
+    let head = writer.begin();
+    for (const e of outcome.events) head += writer.event(e);
+    const channel = outcome.channel;
+    if (!channel) return sendWhole(res, headers(), head + writer.end(), deps.responseCharset);
     // Not awaited: this frame need not stay alive through a held request's wait.
-    const writing = writeEvents(req, res, t, deps, channels, outcome, spec);
-    deps.open.add(writing);
-    return writing.finally(() => deps.open.delete(writing));
+    const holding = hold(res, t, deps, channels, channel, writer, head, headers);
+    deps.open.add(holding);
+    return holding.finally(() => deps.open.delete(holding));
   };
 }
 
@@ -132,25 +144,12 @@ interface Channels {
   deps: ChannelDeps;
 }
 
-async function writeEvents(
-  req: IncomingMessage, res: ServerResponse, t: RequestTarget, deps: ProtocolDeps, { held, deps: channelDeps }: Channels,
-  outcome: Extract<Outcome, { kind: 'events' }>, spec: FormatSpec,
+/** The data channel of a listen or refresh, after its ack: held until it has answered. */
+async function hold(
+  res: ServerResponse, t: RequestTarget, deps: ProtocolDeps, { held, deps: channelDeps }: Channels,
+  channel: NonNullable<Extract<Outcome, { kind: 'events' }>['channel']>, writer: FormatWriter, head: string,
+  headers: () => Record<string, string | string[]>,
 ): Promise<void> {
-  const writer = spec.create();
-  // Made when the answer starts, not kept through a pull request's wait.
-  const headers = (): Record<string, string | string[]> => {
-    const h: Record<string, string | string[]> = { ...t.headers, ...NO_CACHE_HEADERS, 'Content-Type': spec.contentType(deps.responseCharsetLabel) };
-    // Java closes the connection for its own Java client (User-Agent "... java/1.x").
-    if ((req.headers['user-agent'] ?? '').toLowerCase().indexOf('java') > 0) h.Connection = 'close';
-    if (outcome.setCookie) h['Set-Cookie'] = outcome.setCookie;
-    return h;
-  };
-  let head = writer.begin();
-  for (const e of outcome.events) head += writer.event(e);
-
-  const channel = outcome.channel;
-  if (!channel) return sendWhole(res, headers(), head + writer.end(), deps.responseCharset);
-
   // One controller per held request: the client going away or the server shutting down ends it.
   const stop = new AbortController();
   const onStop = () => stop.abort();

@@ -45,6 +45,20 @@ export function parseForm(buf: Buffer, charset: string, out: Fields, overwrite =
   return out;
 }
 
+/** What only byte-level decoding reads right: escapes, `+`, or raw bytes above ASCII. */
+const NEEDS_DECODING = /[%+\u0080-\uffff]/;
+
+/** The fields of a query string; a plain one (the usual `p_event=hb&p_id=...`) is split as it is. */
+function parseQuery(query: string, charset: string, out: Fields): Fields {
+  if (NEEDS_DECODING.test(query)) return parseForm(Buffer.from(query, 'latin1'), charset, out);
+  for (const pair of query.split('&')) {
+    const eq = pair.indexOf('=');
+    const name = eq < 0 ? pair : pair.slice(0, eq);
+    if (name !== '' && !(name in out)) out[name] = eq < 0 ? '' : pair.slice(eq + 1);
+  }
+  return out;
+}
+
 function contentTypeCharset(contentType: string | undefined): string | null {
   const m = contentType ? /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType) : null;
   if (!m) return null;
@@ -152,10 +166,10 @@ export function decodeRequest(req: RawRequest, requestCharset: string, limits?: 
     if (startsWithLt(body) || mediaType(req.contentType) !== 'application/x-www-form-urlencoded') {
       out = parseXmlEvent(decodeBytes(body, charset), fields());
     } else {
-      out = parseForm(body, charset, parseForm(Buffer.from(req.query, 'latin1'), requestCharset, fields()), true);
+      out = parseForm(body, charset, parseQuery(req.query, requestCharset, fields()), true);
     }
   } else {
-    out = parseForm(Buffer.from(req.query, 'latin1'), requestCharset, fields());
+    out = parseQuery(req.query, requestCharset, fields());
   }
   if (out[F.EVENT] === '') delete out[F.EVENT];
   if (limits) checkFields(out, limits);

@@ -1,26 +1,24 @@
 import { E, F } from '../constants';
-import { fieldsText, fieldStyle, type FormatSpec } from './writer';
+import { escaper, fieldsText, fieldStyle, type FormatSpec } from './writer';
 
 /**
  * Escapes a value for a JavaScript string literal inside an HTML `<script>`.
  * DIFF: Java inserted values raw, so a quote broke the page and `</script>` injected markup.
  */
-export function escapeJsString(v: string): string {
-  return v.replace(/[\\"'<>&\u0000-\u001f\u2028\u2029\u007f]/g, (c) => {
-    switch (c) {
-      case '\\': return '\\\\';
-      case '"': return '\\"';
-      case "'": return "\\'";
-      case '\n': return '\\n';
-      case '\r': return '\\r';
-      case '\t': return '\\t';
-      default: {
-        const code = c.charCodeAt(0);
-        return code < 0x100 ? '\\x' + code.toString(16).padStart(2, '0') : '\\u' + code.toString(16);
-      }
+export const escapeJsString = escaper(/[\\"'<>&\u0000-\u001f\u2028\u2029\u007f]/g, (c) => {
+  switch (c) {
+    case '\\': return '\\\\';
+    case '"': return '\\"';
+    case "'": return "\\'";
+    case '\n': return '\\n';
+    case '\r': return '\\r';
+    case '\t': return '\\t';
+    default: {
+      const code = c.charCodeAt(0);
+      return code < 0x100 ? '\\x' + code.toString(16).padStart(2, '0') : '\\u' + code.toString(16);
     }
-  });
-}
+  }
+});
 
 const PUSH_ARGS = fieldStyle((k, v) => `'${escapeJsString(k)}', "${escapeJsString(v)}"`, ',');
 

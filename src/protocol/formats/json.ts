@@ -1,4 +1,4 @@
-import { fieldsText, fieldStyle, type FormatSpec } from './writer';
+import { escaper, fieldsText, fieldStyle, type FormatSpec } from './writer';
 
 /**
  * A JSON string literal that is also safe inside an HTML page (the response is `text/html`, as
@@ -6,10 +6,12 @@ import { fieldsText, fieldStyle, type FormatSpec } from './writer';
  * JSON.parse reads back unchanged.
  */
 export function jsonString(v: string): string {
-  return JSON.stringify(v).replace(/[/<>&\u2028\u2029]/g, (c) =>
-    c === '/' ? '\\/' : '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'),
-  );
+  return htmlSafe(JSON.stringify(v));
 }
+
+const htmlSafe = escaper(/[/<>&\u2028\u2029]/g, (c) =>
+  c === '/' ? '\\/' : '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'),
+);
 
 const MEMBERS = fieldStyle((k, v) => `${jsonString(k)}: ${jsonString(v)}`, ' ,');
 

@@ -18,6 +18,15 @@ export interface FormatSpec {
   create(): FormatWriter;
 }
 
+/**
+ * An escaper for the characters `chars` (a global pattern): a value holding none of them, as
+ * most do, is returned as it is, without a replace pass.
+ */
+export function escaper(chars: RegExp, replace: (c: string) => string): (v: string) => string {
+  const any = new RegExp(chars.source, chars.flags.replace('g', ''));
+  return (v) => (any.test(v) ? v.replace(chars, replace) : v);
+}
+
 /** The receiver's own fields, written after the shared ones, in this order. */
 const OWN_NAMES = [F.SEQ, F.SID, F.LABEL] as const;
 const OWN = new Set<string>(OWN_NAMES);
@@ -42,9 +51,9 @@ export function fieldStyle(field: (name: string, value: string) => string, separ
 export function fieldsText(e: Fields, own: Fields | undefined, style: FieldStyle): string {
   const { field, separator } = style;
   if (own === undefined) {
-    const parts: string[] = [];
-    for (const k in e) parts.push(field(k, e[k]));
-    return parts.join(separator);
+    let text = '';
+    for (const k in e) text += (text === '' ? '' : separator) + field(k, e[k]);
+    return text;
   }
   let text = style.cache.get(e);
   if (text === undefined) {

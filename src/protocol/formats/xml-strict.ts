@@ -1,4 +1,4 @@
-import { fieldsText, fieldStyle, type FieldStyle, type FormatSpec } from './writer';
+import { escaper, fieldsText, fieldStyle, type FieldStyle, type FormatSpec } from './writer';
 import type { Fields } from '../event';
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
@@ -8,9 +8,7 @@ const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;
  * entities. DIFF: Java wrote `'` as `&#039;` and `\` as `&#092;`, which Xparse showed literally;
  * newlines stay raw because Xparse keeps them (a `&#10;` would also show literally).
  */
-export function escapeXmlStrict(v: string): string {
-  return v.replace(/[&<>"']/g, (c) => ENTITIES[c]);
-}
+export const escapeXmlStrict = escaper(/[&<>"']/g, (c) => ENTITIES[c]);
 
 /** `<event k="v" ... />` in a field style; shared by both XML formats. */
 export function xmlEvent(e: Fields, own: Fields | undefined, style: FieldStyle): string {

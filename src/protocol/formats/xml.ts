@@ -1,4 +1,4 @@
-import type { FormatSpec } from './writer';
+import { escaper, type FormatSpec } from './writer';
 import { xmlAttributes, xmlEvent } from './xml-strict';
 
 /**
@@ -6,9 +6,7 @@ import { xmlAttributes, xmlEvent } from './xml-strict';
  * element at the first `>` and takes a backslash as escaping the next character.
  * DIFF: Java wrote values raw, so `"` or `>` broke that parser.
  */
-export function escapeXmlStream(v: string): string {
-  return v.replace(/[\\">]/g, (c) => (c === '>' ? '&gt;' : '\\' + c));
-}
+export const escapeXmlStream = escaper(/[\\">]/g, (c) => (c === '>' ? '&gt;' : '\\' + c));
 
 const STREAM = xmlAttributes(escapeXmlStream);
 
