@@ -169,13 +169,13 @@ async function hold(
     write(head);
   }
   const sink: Sink = { signal: stop.signal, draining: deps.shutdown, write: (e: Fields, own?: Fields) => write(writer.event(e, own)) };
-  deps.metrics.held.inc();
+  deps.metrics.held++;
   try {
     await runChannel(channelDeps, { ...channel, path: t.path }, sink);
   } catch (err) {
     deps.log.error({ err, session: channel.id }, 'data channel failed');
   } finally {
-    deps.metrics.held.dec();
+    deps.metrics.held--;
     res.off('close', onStop);
     held.delete(onStop);
     if (!res.destroyed) {
