@@ -6,7 +6,8 @@ export class Round {
   open = 0;
   size = 0;
   done = false;
-  constructor(readonly started: number) {}
+  /** Whether answers were pressing for it: due before it could start, or it followed the last round closely. */
+  constructor(readonly started: number, readonly pressed: boolean) {}
 }
 
 /**
@@ -14,10 +15,13 @@ export class Round {
  * rather than more often.
  *
  * Answers due in the same turn of the event loop form a round; one round is written at a time
- * (with the Redis store a round spans several turns). The next round may start only `share`
- * times the last round's duration after that one started (capped at `maxMillis`); answers due
- * before then wait for it. A light load is never held back: a round of fewer than `minSize`
- * answers, or one shorter than a millisecond, leaves no gap.
+ * (with the Redis store a round spans several turns). Under pressure (answers were due before a
+ * round could start, or it began less than half a round's duration after the last one ended),
+ * the next round may start only `share` times the round's duration after it started (capped at
+ * `maxMillis`); answers due before then wait for it. A light load is never held back: a round
+ * not under pressure, of fewer than `minSize` answers, or shorter than a millisecond leaves no
+ * gap. So 20 publishes a second to 200 pull sessions go out at once, each in its own round,
+ * while a flood of them goes out in rounds that each carry many events per answer.
  *
  * Why: under a flood of publishes to many pull sessions, writing a round of hundreds of answers
  * takes tens of milliseconds, during which nothing else runs. Without the gap the next round
@@ -27,6 +31,8 @@ export class Round {
  */
 export class Rounds {
   private notBefore = 0;
+  private lastFinish = -Infinity;
+  private lastTook = 0;
   /** The round answers may still join: started in this turn of the loop. */
   private joinable?: Round;
   /** The round being written, which the next one waits for. */
@@ -34,7 +40,7 @@ export class Rounds {
   private waiting: ((round: Round) => void)[] = [];
   private timer?: NodeJS.Timeout;
 
-  constructor(private readonly maxMillis: number, private readonly share = 1.5, private readonly minSize = 8) {}
+  constructor(private readonly maxMillis: number, private readonly share = 2.5, private readonly minSize = 8) {}
 
   /**
    * Joins the round an answer goes out with: at once, or (a promise) when its round starts.
@@ -44,7 +50,9 @@ export class Rounds {
     if (this.maxMillis <= 0) return undefined;
     if (this.joinable) return join(this.joinable);
     const now = performance.now();
-    if (!this.timer && now >= this.notBefore && (!this.writing || now >= this.writing.started + this.maxMillis)) return join(this.begin());
+    if (!this.timer && now >= this.notBefore && (!this.writing || now >= this.writing.started + this.maxMillis)) {
+      return join(this.begin(now - this.lastFinish < this.lastTook / 2));
+    }
     return new Promise((resolve) => {
       this.waiting.push(resolve);
       if (!this.timer) this.schedule();
@@ -59,8 +67,8 @@ export class Rounds {
     });
   }
 
-  private begin(): Round {
-    const round = new Round(performance.now());
+  private begin(pressed: boolean): Round {
+    const round = new Round(performance.now(), pressed);
     this.joinable = round;
     this.writing = round;
     setImmediate(() => {
@@ -74,7 +82,10 @@ export class Rounds {
     if (this.writing === round) this.writing = undefined;
     const now = performance.now();
     const took = now - round.started;
-    this.notBefore = round.size < this.minSize || took < 1 ? 0 : round.started + Math.min(this.maxMillis, took * this.share);
+    this.lastFinish = now;
+    this.lastTook = took;
+    const gap = round.pressed && round.size >= this.minSize && took >= 1;
+    this.notBefore = gap ? round.started + Math.min(this.maxMillis, took * this.share) : 0;
     if (this.waiting.length) this.schedule();
   }
 
@@ -93,7 +104,7 @@ export class Rounds {
     this.timer = undefined;
     const waiting = this.waiting;
     this.waiting = [];
-    const round = this.begin();
+    const round = this.begin(true);
     for (const resolve of waiting) resolve(join(round));
   }
 }

@@ -44,42 +44,54 @@ describe('delivery rounds', () => {
     expect(second.size).to.equal(1);
   });
 
-  it('after a large round, holds answers back for a share of its duration, then lets them go together', async () => {
-    const rounds = new Rounds(1000, 1.5, 8);
+  /** A round of `n` answers that takes `ms`, finished by the end of the call. */
+  async function round(rounds: Rounds, n: number, ms: number): Promise<Round> {
+    const r = enterNow(rounds, n);
+    busy(ms);
+    leaveAll(rounds, r, n);
+    await nextTurn();
+    await nextTurn();
+    return r;
+  }
+
+  it('a large round with no pressure (the last round ended long before) leaves no gap', async () => {
+    const rounds = new Rounds(1000, 2.5, 8);
+    const first = await round(rounds, 10, 30);
+    expect(first.pressed).to.equal(false);
+    expect(rounds.enter(), 'the next answer goes at once').to.be.instanceOf(Round);
+  });
+
+  it('under pressure (a large round right after another), holds answers back for a share of its duration, then lets them go together', async () => {
+    const rounds = new Rounds(1000, 2.5, 8);
+    await round(rounds, 10, 30);
     const start = performance.now();
-    const big = enterNow(rounds, 10);
-    busy(40);
-    leaveAll(rounds, big, 10);
-    await nextTurn();
-    await nextTurn();
+    const pressed = await round(rounds, 10, 30);
+    expect(pressed.pressed).to.equal(true);
     const a = rounds.enter();
     const b = rounds.enter();
     expect(a).to.be.instanceOf(Promise);
     expect(b).to.be.instanceOf(Promise);
     const [ra, rb] = await Promise.all([a, b]);
-    expect(performance.now() - start).to.be.at.least(55); // 1.5 x 40 ms after the round started (timers may fire 1 ms early)
+    expect(performance.now() - start).to.be.at.least(74); // 2.5 x 30 ms after the round started (timers may fire 1 ms early)
     expect(ra).to.equal(rb);
     expect(ra!.size).to.equal(2);
+    expect(ra!.pressed, 'answers waited for it').to.equal(true);
   });
 
-  it('a small round leaves no gap, however long it took', async () => {
-    const rounds = new Rounds(1000, 1.5, 8);
-    const small = enterNow(rounds, 3);
-    busy(30);
-    leaveAll(rounds, small, 3);
-    await nextTurn();
-    await nextTurn();
+  it('a small round leaves no gap, even under pressure', async () => {
+    const rounds = new Rounds(1000, 2.5, 8);
+    await round(rounds, 3, 30);
+    const pressed = await round(rounds, 3, 30);
+    expect(pressed.pressed).to.equal(true);
     expect(rounds.enter()).to.be.instanceOf(Round);
   });
 
   it('never holds an answer back longer than its cap', async () => {
-    const rounds = new Rounds(10, 1.5, 1);
-    const round = enterNow(rounds, 1);
-    busy(60);
-    rounds.leave(round);
-    await nextTurn();
-    await nextTurn();
-    // The cap counts from the start of the last round, 60 ms ago: the next round is already due.
+    const rounds = new Rounds(10, 2.5, 1);
+    await round(rounds, 1, 30);
+    const pressed = await round(rounds, 1, 30);
+    expect(pressed.pressed).to.equal(true);
+    // The cap counts from the start of the last round, 30 ms ago: the next round is already due.
     expect(rounds.enter()).to.be.instanceOf(Round);
   });
 
