@@ -1,5 +1,6 @@
 import { E, F, type Mode } from '../protocol/constants';
 import { event, type Fields, type Queued } from '../protocol/event';
+import { escaper } from '../protocol/formats/writer';
 import type { Store } from '../store/store';
 import { NO_METRICS, type CoreMetrics } from './metrics';
 import type { Rounds } from './rounds';
@@ -34,9 +35,7 @@ export interface ChannelRequest {
 }
 
 /** Characters kept as they are in `p_url` (Java puts the id in raw; ids like `-1a:2b:-8000`). */
-function urlId(id: string): string {
-  return id.replace(/[^\w\-.~:!*'()@$,;]/gu, (c) => encodeURIComponent(c));
-}
+const urlId = escaper(/[^\w\-.~:!*'()@$,;]/gu, (c) => encodeURIComponent(c));
 
 export function refreshEvent(s: CoreSettings, mode: Mode, path: string, id: string): Fields {
   const [min, max] = mode === 'poll'

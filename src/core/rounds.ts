@@ -19,8 +19,8 @@ export class Round {
  * round could start, or it began less than half a round's duration after the last one ended),
  * the next round may start only `share` times the round's duration after it started (capped at
  * `maxMillis`); answers due before then wait for it. A light load is never held back: a round
- * not under pressure, of fewer than `minSize` answers, or shorter than a millisecond leaves no
- * gap. So 20 publishes a second to 200 pull sessions go out at once, each in its own round,
+ * not under pressure, of fewer than `minSize` answers, or shorter than `minMillis` leaves no
+ * gap (a round that short does not keep anything else waiting long). So 20 publishes a second to 200 pull sessions go out at once, each in its own round,
  * while a flood of them goes out in rounds that each carry many events per answer.
  *
  * Why: under a flood of publishes to many pull sessions, writing a round of hundreds of answers
@@ -40,7 +40,12 @@ export class Rounds {
   private waiting: ((round: Round) => void)[] = [];
   private timer?: NodeJS.Timeout;
 
-  constructor(private readonly maxMillis: number, private readonly share = 2.5, private readonly minSize = 8) {}
+  constructor(
+    private readonly maxMillis: number,
+    private readonly share = 2.5,
+    private readonly minSize = 8,
+    private readonly minMillis = 10,
+  ) {}
 
   /**
    * Joins the round an answer goes out with: at once, or (a promise) when its round starts.
@@ -84,7 +89,7 @@ export class Rounds {
     const took = now - round.started;
     this.lastFinish = now;
     this.lastTook = took;
-    const gap = round.pressed && round.size >= this.minSize && took >= 1;
+    const gap = round.pressed && round.size >= this.minSize && took >= this.minMillis;
     this.notBefore = gap ? round.started + Math.min(this.maxMillis, took * this.share) : 0;
     if (this.waiting.length) this.schedule();
   }

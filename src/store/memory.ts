@@ -149,6 +149,11 @@ export class MemoryStore implements Store {
   async ack(id: string, events: readonly Queued[]): Promise<void> {
     const s = this.sessions.get(id);
     if (!s) return;
+    // Usually what was peeked is still the head of the queue: drop it in one splice.
+    if (events.every((q, i) => s.queue[i] === q)) {
+      s.queue.splice(0, events.length);
+      return;
+    }
     const done = new Set(events);
     s.queue = s.queue.filter((q) => !done.has(q));
   }
