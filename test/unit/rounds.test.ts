@@ -72,7 +72,7 @@ describe('delivery rounds', () => {
     expect(a).to.be.instanceOf(Promise);
     expect(b).to.be.instanceOf(Promise);
     const [ra, rb] = await Promise.all([a, b]);
-    expect(performance.now() - start).to.be.at.least(74); // 2.5 x 30 ms after the round started (timers may fire 1 ms early)
+    expect(performance.now() - start).to.be.at.least(72); // 2.5 x 30 ms after the round started (timers may fire 1-2 ms early)
     expect(ra).to.equal(rb);
     expect(ra!.size).to.equal(2);
     expect(ra!.pressed, 'answers waited for it').to.equal(true);
@@ -102,7 +102,7 @@ describe('delivery rounds', () => {
     await nextTurn();
     const next = await rounds.enter();
     expect(next).to.be.instanceOf(Round);
-    expect(performance.now() - start).to.be.at.least(29);
+    expect(performance.now() - start).to.be.at.least(27); // the cap, less the 1-2 ms a timer may fire early
   });
 
   it('is off with a cap of 0', () => {
