@@ -104,6 +104,7 @@ export class PushletServer {
         metrics: this.metrics,
         shutdown: this.shutdown.signal,
         open: this.open,
+        stopReceiver: (id, dropped, why) => this.dispatcher.bailOut(id, undefined, dropped, why),
       },
     });
     this.http = createHttpServer(app);

@@ -59,6 +59,8 @@ export interface Config {
   limitFieldValue: number;
   limitSubject: number;
   limitBodyBytes: number;
+  /** Unsent output one data channel may hold (stream) or one pull answer may carry. */
+  limitOutputBytes: number;
   /** Whether clients may publish at all (false: only server-side code publishes). */
   publishClients: boolean;
   /** Whether clients may unicast with `p_to`. */
@@ -132,6 +134,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'limitFieldValue', prop: 'limit.field.value.length', kind: 'int', def: '65536' },
   { key: 'limitSubject', prop: 'limit.subject.length', kind: 'int', def: '1024' },
   { key: 'limitBodyBytes', prop: 'limit.body.bytes', kind: 'int', def: '1048576' },
+  { key: 'limitOutputBytes', prop: 'limit.output.bytes', kind: 'int', def: '1048576' },
   { key: 'publishClients', prop: 'publish.clients', kind: 'bool', def: 'true' },
   { key: 'publishUnicast', prop: 'publish.unicast', kind: 'bool', def: 'true' },
   { key: 'authModule', prop: 'auth.module', kind: 'string', def: '' },

@@ -1,6 +1,7 @@
 import { E, F, type Mode } from '../protocol/constants';
 import { event, type Fields, type Queued } from '../protocol/event';
 import { escaper } from '../protocol/formats/writer';
+import { isStoreUnavailable } from '../errors';
 import type { Store } from '../store/store';
 import { NO_METRICS, type CoreMetrics } from './metrics';
 import type { Rounds } from './rounds';
@@ -9,8 +10,16 @@ import { leaseMs } from './settings';
 
 /** Where the data channel writes: the open HTTP response. */
 export interface Sink {
-  /** Writes one event; false when the client has gone away. */
+  /** Adds one event to the answer; false when the client has gone away. */
   write(e: Fields, own?: Fields): boolean;
+  /** Characters written and not yet taken by the socket (a pull answer: all of it until `flush`). */
+  readonly unsent: number;
+  /**
+   * Hands what was written to the socket; a pull or poll answer ends with it. True once the
+   * socket took the last byte; false when the connection failed or did not take it within `ms`
+   * (the connection is then closed).
+   */
+  flush(ms: number): Promise<boolean>;
   /** Aborted when the client goes away or the server shuts down. */
   readonly signal: AbortSignal;
   /** Aborted when the server shuts down: the client is sent a refresh, to come back elsewhere. */
@@ -23,6 +32,11 @@ export interface ChannelDeps {
   settings: CoreSettings;
   rounds: Rounds;
   metrics?: CoreMetrics;
+  /**
+   * Stops a session whose stream client stopped reading (its output stayed full for
+   * `queue.write.timeout.millis`), as a full queue stops it; `dropped` events were still queued.
+   */
+  stopReceiver(id: string, dropped: number, why: string): void;
 }
 
 export interface ChannelRequest {
@@ -32,6 +46,8 @@ export interface ChannelRequest {
   path: string;
   /** true right after a (join-)listen-ack: pull/poll clients are sent straight back to refresh. */
   afterListen: boolean;
+  /** The store was away when the request came: hold it, then a heartbeat, touching nothing. */
+  outage?: boolean;
 }
 
 /** Characters kept as they are in `p_url` (Java puts the id in raw; ids like `-1a:2b:-8000`). */
@@ -48,76 +64,141 @@ export function refreshEvent(s: CoreSettings, mode: Mode, path: string, id: stri
   });
 }
 
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** What one answer gave the client. */
+type Answered = 'more' | 'ended';
+
 /**
- * The data channel of PROTOCOL.md section 5, after the ack has been written: stream mode loops
- * until the client goes or the session ends; pull and poll write one batch (or a heartbeat)
- * and a refresh event, then return so the response ends.
+ * The data channel of docs/PROTOCOL.md section 5, after the ack has been written: stream mode
+ * loops until the client goes or the session ends; pull and poll write one batch (or a
+ * heartbeat) and a refresh event, then end.
+ *
+ * Delivery is at least once: events leave the queue (`ack`) only after the socket took the
+ * answer that carries them, so a node killed at any moment, or a client dropping mid-answer,
+ * loses none; the client may see one again (`p_seq` starts at 1 in each response).
+ *
+ * Whatever happens, a pull or poll answer ends with a `refresh` event: legacy pages never ask
+ * again without one. While the store is unavailable, a request is held out its read timeout
+ * and answered with a heartbeat (and the refresh), so pages keep polling through an outage.
  */
 export async function runChannel(deps: ChannelDeps, req: ChannelRequest, sink: Sink): Promise<void> {
   const { store, settings: s, rounds, metrics = NO_METRICS } = deps;
   const { id, mode } = req;
-  if (mode !== 'stream' && req.afterListen) {
+  const stream = mode === 'stream';
+  let seq = 0;
+  const own = (): Fields => ({ [F.SEQ]: String(++seq) });
+  /** Whether this pull or poll answer has been ended (with its refresh). */
+  let ended = false;
+  const end = async (): Promise<boolean> => {
+    ended = true;
     sink.write(refreshEvent(s, mode, req.path, id));
+    return sink.flush(s.queueWriteTimeoutMillis);
+  };
+  if (!stream && req.afterListen) {
+    await end();
     return;
   }
-  let seq = 0;
-  const own = () => ({ [F.SEQ]: String(++seq) });
-  if (mode === 'stream' && !sink.write(event(E.HEARTBEAT), own())) return;
-
-  /** One answer after a wait: false when the response is to end. */
-  const answer = async (): Promise<boolean> => {
-    if (sink.signal.aborted) {
-      if (sink.draining.aborted) sink.write(refreshEvent(s, 'pull', req.path, id));
-      return false;
-    }
-    const events = await store.peek(id);
-    // Whether the session ended meanwhile (abort). A pull or poll request checked it at its start
-    // and only waits once: with events to give, it gives them. A stream checks every round, and
-    // renews its lease.
-    if (mode === 'stream' || events.length === 0) {
-      const rec = await store.getSession(id);
-      if (!rec || !rec.online) {
-        sink.write(event(E.ABORT, { [F.ID]: id }), own());
-        return false;
+  try {
+    if (stream && !sink.write(event(E.HEARTBEAT), own())) return;
+    const readTimeout = mode === 'poll' ? 0 : s.queueReadTimeoutMillis;
+    for (;;) {
+      const since = Date.now();
+      let outage = req.outage === true;
+      try {
+        if (!outage) await store.waitForEvents(id, readTimeout, sink.signal);
+      } catch (err) {
+        if (!isStoreUnavailable(err)) throw err;
+        outage = true;
       }
-      if (mode === 'stream') await store.kick(id, leaseMs(s));
+      // Held out its read timeout, as if no event had come, so clients do not spin.
+      if (outage) await pause(readTimeout - (Date.now() - since), sink.signal);
+      const round = await rounds.enter();
+      let answered: Answered;
+      try {
+        answered = await answer(outage);
+      } finally {
+        rounds.leave(round);
+      }
+      if (answered === 'ended') return;
     }
-    if (events.length === 0) {
-      if (!sink.write(event(E.HEARTBEAT), own())) return false;
-    } else {
-      const written = await writeAll(store, id, events, sink, own);
+  } finally {
+    if (!stream && !ended) await end();
+  }
+
+  /** One answer after a wait. */
+  async function answer(outage: boolean): Promise<Answered> {
+    if (sink.signal.aborted) {
+      if (sink.draining.aborted && stream) {
+        sink.write(refreshEvent(s, 'pull', req.path, id));
+        await sink.flush(s.queueWriteTimeoutMillis);
+      }
+      return 'ended';
+    }
+    let events: Queued[] = [];
+    if (!outage) {
+      try {
+        events = await store.peek(id);
+        // Whether the session ended meanwhile. A pull or poll request checked it at its start
+        // and only waits once: with events to give, it gives them. A stream checks every round,
+        // and renews its lease.
+        if (stream || events.length === 0) {
+          const rec = await store.getSession(id);
+          if (!rec || !rec.online) {
+            ended = true;
+            sink.write(event(E.ABORT, { [F.ID]: id }), own());
+            await sink.flush(s.queueWriteTimeoutMillis);
+            return 'ended';
+          }
+          if (stream) await store.kick(id, leaseMs(s));
+        }
+      } catch (err) {
+        if (!isStoreUnavailable(err)) throw err;
+        // What was peeked stays queued for the next answer.
+        events = [];
+      }
+    }
+    const written = events.length ? writeEvents(events) : sink.write(event(E.HEARTBEAT), own()) ? 0 : -1;
+    if (written < 0) return 'ended';
+    const flushed = stream ? await sink.flush(s.queueWriteTimeoutMillis) : await end();
+    if (!flushed) {
+      // A stream that stays full is a receiver that does not read: stop it as a full queue would.
+      if (stream && !sink.signal.aborted) deps.stopReceiver(id, events.length, 'stream client did not read for queue.write.timeout.millis');
+      return 'ended';
+    }
+    if (written > 0) {
+      await store.ack(id, written === events.length ? events : events.slice(0, written));
       metrics.delivered(written);
-      if (written < events.length) return false;
     }
-    if (mode === 'stream') return true;
-    sink.write(refreshEvent(s, mode, req.path, id));
-    return false;
-  };
+    return stream ? 'more' : 'ended';
+  }
 
-  for (;;) {
-    await store.waitForEvents(id, mode === 'poll' ? 0 : s.queueReadTimeoutMillis, sink.signal);
-    const round = await rounds.enter();
-    try {
-      if (!(await answer())) return;
-    } finally {
-      rounds.leave(round);
+  /**
+   * Writes peeked events in order, at least one, then only while the output holds less than
+   * `limit.output.bytes`: the rest stay queued for the next answer. How many were written.
+   */
+  function writeEvents(events: Queued[]): number {
+    let written = 0;
+    for (const q of events) {
+      if (written > 0 && sink.unsent >= s.limitOutputBytes) break;
+      const mine = own();
+      if (q.sid !== undefined) mine[F.SID] = q.sid;
+      if (q.label !== undefined) mine[F.LABEL] = q.label;
+      if (sink.signal.aborted || !sink.write(q.event, mine)) break;
+      written++;
     }
+    return written;
   }
-}
-
-/**
- * Writes peeked events in order, then removes from the queue those written. What could not be
- * written stays queued, and an event is never removed before it was written.
- */
-async function writeAll(store: Store, id: string, events: Queued[], sink: Sink, own: () => Fields): Promise<number> {
-  let written = 0;
-  for (const q of events) {
-    const mine = own();
-    if (q.sid !== undefined) mine[F.SID] = q.sid;
-    if (q.label !== undefined) mine[F.LABEL] = q.label;
-    if (sink.signal.aborted || !sink.write(q.event, mine)) break;
-    written++;
-  }
-  await store.ack(id, written === events.length ? events : events.slice(0, written));
-  return written;
 }

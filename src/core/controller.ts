@@ -1,5 +1,6 @@
 import { DEFAULT_FORMAT, DEFAULT_MODE, E, F, isFormat, isMode, type Format, type Mode } from '../protocol/constants';
 import { event, fields, nowSeconds, type Fields } from '../protocol/event';
+import { isStoreUnavailable, PushletError } from '../errors';
 import type { SessionRec, Store } from '../store/store';
 import type { AuthDecision, AuthHook, AuthRequest } from './auth';
 import type { SessionBinding } from './binding';
@@ -26,7 +27,7 @@ export type Outcome =
       kind: 'events';
       format: Format;
       events: Fields[];
-      channel?: { id: string; mode: Mode; afterListen: boolean };
+      channel?: { id: string; mode: Mode; afterListen: boolean; outage?: boolean };
       /** A Set-Cookie header value (session binding). */
       setCookie?: string;
     };
@@ -36,9 +37,10 @@ export interface ControllerOptions {
   binding?: SessionBinding;
 }
 
-export class ProtocolError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
+/** A request core refuses (bad id, limits): its status and a reason the client may read. */
+export class ProtocolError extends PushletError {
+  constructor(status: number, message: string) {
+    super(message, status);
   }
 }
 
@@ -50,6 +52,9 @@ interface Ctx {
 
 type Handler = (c: Ctx) => Promise<Outcome>;
 
+/** Sessions whose format and mode a node keeps for refreshes through a store outage. */
+const KNOWN_SESSIONS = 100_000;
+
 /** Fields a data event never takes from its publisher: they are the server's, per receiver. */
 const SERVER_OWNED = [F.SID, F.SEQ, F.LABEL] as const;
 
@@ -58,6 +63,8 @@ const SERVER_OWNED = [F.SID, F.SEQ, F.LABEL] as const;
  * handler returns the response events, and whether the data channel follows.
  */
 export class Controller {
+  /** Format and mode of sessions seen lately (at most KNOWN_SESSIONS), for refreshes through an outage. */
+  private readonly known = new Map<string, { format: Format; mode?: Mode }>();
   private readonly handlers: Record<string, Handler> = {
     [E.LISTEN]: (c) => this.listen(c, E.LISTEN_ACK),
     [E.REFRESH]: (c) => this.refresh(c),
@@ -82,8 +89,32 @@ export class Controller {
       return await this.route(req);
     } catch (err) {
       if (err instanceof ProtocolError) return { kind: 'error', status: err.status, message: err.message };
+      if (isStoreUnavailable(err) && req.fields[F.EVENT] === E.REFRESH && req.fields[F.ID]) return this.refreshThroughOutage(req);
       throw err;
     }
+  }
+
+  /**
+   * A refresh while the store is away. Legacy pages that get an error (or no `refresh` event)
+   * never ask again, so it is answered as usual: the data channel holds it out its read timeout
+   * and ends it with a heartbeat and a refresh, and the page keeps polling until the store is
+   * back. The format is the one this node last saw for the session; for one it never saw, what
+   * the legacy clients use: `xml` for the Java client, `xml-strict` for pages.
+   */
+  private refreshThroughOutage(req: ProtocolRequest): Outcome {
+    const id = req.fields[F.ID];
+    const known = this.known.get(id);
+    const format = known?.format ?? (req.userAgent.toLowerCase().includes('java') ? 'xml' : 'xml-strict');
+    return { kind: 'events', format, events: [event(E.REFRESH_ACK)], channel: { id, mode: known?.mode === 'poll' ? 'poll' : 'pull', afterListen: false, outage: true } };
+  }
+
+  /** What this node last saw of a session, for `refreshThroughOutage`. */
+  private remember(id: string, format: Format, mode: Mode | undefined): void {
+    const prev = this.known.get(id);
+    if (prev && prev.format === format && prev.mode === mode) return;
+    // Oldest first out: bounded, and cheaper than an LRU on every request.
+    if (!prev && this.known.size >= KNOWN_SESSIONS) this.known.delete(this.known.keys().next().value!);
+    this.known.set(id, { format, mode });
   }
 
   private async route(req: ProtocolRequest): Promise<Outcome> {
@@ -105,6 +136,7 @@ export class Controller {
     if (id === undefined || id === '') throw new ProtocolError(400, 'No id specified');
     const session = await this.store.getSession(id);
     if (!session) throw new ProtocolError(400, `Invalid or expired id: ${id}`);
+    this.remember(id, session.format, session.mode);
     this.checkBinding(id, req);
     // Every request renews the lease; a left persistent session comes back to life with it.
     await this.store.kick(id, leaseMs(this.settings), { address: req.address });
@@ -201,6 +233,7 @@ export class Controller {
       if (sub.label !== undefined) ack[F.LABEL] = sub.label;
     }
     await this.store.kick(id, leaseMs(this.settings), { mode });
+    this.remember(id, format, mode);
     return this.reply(c, ack, { id, mode, afterListen: true });
   }
 
@@ -266,6 +299,7 @@ export class Controller {
 
   private async leave(c: Ctx): Promise<Outcome> {
     await this.store.stopSession(c.session.id, !c.session.temporary);
+    this.known.delete(c.session.id);
     this.log.info({ session: c.session.id }, 'session left');
     return this.reply(c, event(E.LEAVE_ACK, { [F.ID]: c.session.id }));
   }

@@ -155,7 +155,12 @@ export class Dispatcher {
     this.overflow.delete(id);
   }
 
-  private bailOut(id: string, temporary: boolean | undefined, dropped: number, why: string): void {
+  /**
+   * Stops a receiver that cannot keep up ("bailing out", as Java does): its events are dropped
+   * (counted), one line logged, the session stopped (a persistent one stays, offline).
+   * `temporary` undefined: looked up first.
+   */
+  bailOut(id: string, temporary: boolean | undefined, dropped: number, why: string): void {
     this.clearOverflow(id);
     this.metrics.dropped(dropped);
     this.log.warn({ session: id, dropped }, `stopping session: ${why}`);

@@ -21,6 +21,7 @@ export interface CoreSettings {
   limitSubject: number;
   limitSessions: number;
   limitSubscriptions: number;
+  limitOutputBytes: number;
   publishClients: boolean;
   publishUnicast: boolean;
   agingIntervalMillis: number;

@@ -32,6 +32,8 @@ export interface Leases {
 export class Sources {
   private readonly holder = randomUUID();
   private readonly running = new Set<string>();
+  /** Sources whose lease could not be renewed at the last try (logged once until it can). */
+  private readonly failing = new Set<string>();
   private timer?: NodeJS.Timeout;
   private ticking?: Promise<void>;
 
@@ -60,8 +62,11 @@ export class Sources {
       let held = false;
       try {
         held = await this.leases.acquireLease(`source:${src.name}`, this.holder, this.leaseMs);
+        this.failing.delete(src.name);
       } catch (err) {
-        this.ctx.log.warn({ err, source: src.name }, 'could not renew a source lease');
+        // Once per outage, without a stack: the store logs the outage itself. Not held: stopped here.
+        if (!this.failing.has(src.name)) this.ctx.log.warn({ source: src.name, reason: (err as Error).message }, 'could not renew a source lease; retrying');
+        this.failing.add(src.name);
       }
       if (held && !this.running.has(src.name)) {
         this.running.add(src.name);

@@ -8,6 +8,7 @@ import type { CoreSettings } from '../core/settings';
 import type { Logger } from '../core/log';
 import type { Store } from '../store/store';
 import { wireChunk } from '../protocol/charset';
+import { PushletError } from '../errors';
 import { DecodeError, decodeRequest, type DecodeLimits } from '../protocol/decode';
 import type { Fields } from '../protocol/event';
 import { FORMAT_SPECS, type FormatWriter } from '../protocol/formats';
@@ -30,6 +31,7 @@ export interface ProtocolDeps {
   shutdown: AbortSignal;
   /** Open data channels, so shutdown can wait for their last bytes. */
   open: Set<Promise<void>>;
+  stopReceiver: ChannelDeps['stopReceiver'];
 }
 
 /** Headers of every protocol response (PROTOCOL.md section 7). */
@@ -77,7 +79,10 @@ export function protocolHandler(deps: ProtocolDeps): ProtocolHandler {
   }, { once: true });
   const channels: Channels = {
     held,
-    deps: { store: deps.store, settings: deps.settings, rounds: new Rounds(deps.settings.deliveryBatchMaxMillis), metrics: deps.metrics },
+    deps: {
+      store: deps.store, settings: deps.settings, rounds: new Rounds(deps.settings.deliveryBatchMaxMillis),
+      metrics: deps.metrics, stopReceiver: deps.stopReceiver,
+    },
   };
 
   return async (req, res, t) => {
@@ -86,7 +91,10 @@ export function protocolHandler(deps: ProtocolDeps): ProtocolHandler {
     const done = (status: number) => deps.metrics.request(pEvent, status, (performance.now() - started) / 1000);
     const fail = (status: number, message: string) => {
       done(status);
-      deps.log.warn({ status, p_event: pEvent, reason: message, address: t.address }, 'request refused');
+      // An outage (503) is logged once by the store, a flood of refused joins (429) is counted
+      // in /metrics: neither gets a line per request.
+      const level = status === 503 || status === 429 ? 'debug' : 'warn';
+      deps.log[level]({ status, p_event: pEvent, reason: message, address: t.address }, 'request refused');
       plainError(res, t, status, message);
     };
     let outcome: Outcome;
@@ -110,9 +118,10 @@ export function protocolHandler(deps: ProtocolDeps): ProtocolHandler {
         cookies: parseCookies(req.headers.cookie),
       });
     } catch (err) {
-      if (err instanceof DecodeError) return fail(err.status, err.message);
-      deps.log.error({ err }, 'request failed');
-      return fail(503, `Service unavailable: ${(err as Error).message}`);
+      if (err instanceof PushletError && err.expose) return fail(err.status, err.message);
+      // A bug: the client gets a generic 500, the log gets the stack.
+      deps.log.error({ err, p_event: pEvent }, 'request failed');
+      return fail(500, 'Internal server error');
     }
     if (outcome.kind === 'error') return fail(outcome.status, outcome.message);
     done(200);
@@ -155,20 +164,56 @@ async function hold(
   const onStop = () => stop.abort();
   res.on('close', onStop);
   held.add(onStop);
-  // Pull and poll answers are short: sent whole, in one write. Stream answers go out per event.
+  // Pull and poll answers are short: sent whole, in one write, at flush. Stream answers go out per event.
   const streaming = channel.mode === 'stream';
   let body = head;
+  /** Stream: characters handed to the response whose socket write has not completed. */
+  let inFlight = 0;
+  let onDrained: (() => void) | undefined;
+  const written = (n: number) => () => {
+    inFlight -= n;
+    if (inFlight === 0) onDrained?.();
+  };
   const write = (s: string): boolean => {
     if (res.destroyed || res.writableEnded) return false;
-    if (streaming) res.write(wireChunk(s, deps.responseCharset));
-    else body += s;
+    if (!streaming) body += s;
+    else {
+      inFlight += s.length;
+      res.write(wireChunk(s, deps.responseCharset), written(s.length));
+    }
     return true;
+  };
+  const flush = (ms: number): Promise<boolean> => {
+    if (res.destroyed) return Promise.resolve(false);
+    if (res.writableEnded) return Promise.resolve(res.writableFinished);
+    if (streaming && inFlight === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        res.off('close', closed);
+        onDrained = undefined;
+        // An answer the socket did not take in time: close it; what it carried stays queued.
+        if (!ok && !res.destroyed) res.destroy();
+        resolve(ok);
+      };
+      const closed = () => done(res.writableFinished);
+      const timer = setTimeout(() => done(false), ms);
+      res.once('close', closed);
+      if (streaming) onDrained = () => done(true);
+      else sendWhole(res, headers(), body + writer.end(), deps.responseCharset, () => done(true));
+    });
   };
   if (streaming) {
     res.writeHead(200, headers());
     write(head);
   }
-  const sink: Sink = { signal: stop.signal, draining: deps.shutdown, write: (e: Fields, own?: Fields) => write(writer.event(e, own)) };
+  const sink: Sink = {
+    signal: stop.signal,
+    draining: deps.shutdown,
+    write: (e: Fields, own?: Fields) => write(writer.event(e, own)),
+    get unsent() { return streaming ? inFlight : body.length; },
+    flush,
+  };
   deps.metrics.held++;
   try {
     await runChannel(channelDeps, { ...channel, path: t.path }, sink);
@@ -178,17 +223,20 @@ async function hold(
     deps.metrics.held--;
     res.off('close', onStop);
     held.delete(onStop);
-    if (!res.destroyed) {
+    if (!res.destroyed && !res.writableEnded) {
       if (streaming) res.end(wireChunk(writer.end(), deps.responseCharset));
       else sendWhole(res, headers(), body + writer.end(), deps.responseCharset);
     }
   }
 }
 
-/** A whole answer in one write, with its length (added to `headers`, a fresh object). */
-function sendWhole(res: ServerResponse, headers: Record<string, string | string[]>, text: string, charset: string): void {
+/**
+ * A whole answer in one write, with its length (added to `headers`, a fresh object); `sent` runs
+ * once the socket took its last byte.
+ */
+function sendWhole(res: ServerResponse, headers: Record<string, string | string[]>, text: string, charset: string, sent?: () => void): void {
   const body = wireChunk(text, charset);
   headers['Content-Length'] = String(typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length);
   res.writeHead(200, headers);
-  res.end(body);
+  res.end(body, sent);
 }

@@ -1,6 +1,7 @@
 import { F } from './constants';
 import { decodeBytes, decodeComponent, normalizeCharset } from './charset';
 import { fields, type Fields } from './event';
+import { PushletError } from '../errors';
 
 /** A request as the HTTP layer hands it over: raw query bytes and body, nothing decoded yet. */
 export interface RawRequest {
@@ -11,10 +12,10 @@ export interface RawRequest {
   body?: Buffer;
 }
 
-/** A request the protocol cannot read; the HTTP layer answers 400 with the message. */
-export class DecodeError extends Error {
-  constructor(message: string, readonly status = 400) {
-    super(message);
+/** A request that cannot be read: 400 (413 for a body over the limit) with the reason. */
+export class DecodeError extends PushletError {
+  constructor(message: string, status = 400) {
+    super(message, status);
   }
 }
 

@@ -24,7 +24,7 @@ describe('readiness with Redis going away', function () {
     const down = await http(`${s.base}/ready`);
     expect(down.status).to.equal(503);
     expect(JSON.parse(down.text)).to.include({ status: 'unavailable' });
-    expect(JSON.parse(down.text).reason).to.match(/Redis is unavailable/);
+    expect(JSON.parse(down.text).reason, 'names Redis and its address').to.match(/^Redis at 127\.0\.0\.1:\d+ is unavailable$/);
     const join = await http(`${s.srv}?p_event=join&p_format=xml`);
     expect(join.status, 'a request that needs Redis').to.equal(503);
     expect((await http(`${s.base}/health`)).status, 'the process itself is alive').to.equal(200);

@@ -34,7 +34,7 @@ describe('Redis store: resilience', function () {
       await child?.remove();
     });
 
-    it('rejects operations with "Redis is unavailable", keeps running, and carries on after the restart', async () => {
+    it('rejects operations with "Redis at host:port is unavailable", keeps running, and carries on after the restart', async () => {
       await store.openSession(rec('r1'), 60_000);
       expect(await store.enqueue([{ id: 'r1', q: ev(1) }, { id: 'r1', q: ev(2) }], 10)).to.deep.equal(['ok', 'ok']);
       await child.stop();
@@ -49,7 +49,7 @@ describe('Redis store: resilience', function () {
       ]) {
         const err = await op().then(() => null, (e: Error) => e);
         expect(err, 'rejected').to.be.instanceOf(Error);
-        expect(err!.message).to.match(/^Redis is unavailable/);
+        expect(err!.message, 'names the server, no client-library words').to.match(/^Redis at 127\.0\.0\.1:\d+ is unavailable$/);
         expect((err as Error & { code?: string }).code).to.equal('STORE_UNAVAILABLE');
       }
       expect(Date.now() - t0, 'fails fast').to.be.below(3000);

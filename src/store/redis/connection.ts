@@ -4,6 +4,7 @@
  * Promise.all costs one round trip per server; auto-pipelining also packs it into one write.
  */
 import Redis, { Cluster, type RedisOptions } from 'ioredis';
+import { StoreUnavailableError } from '../../errors';
 import { ALL_SCRIPTS, BATCH, type ScriptDef } from './scripts';
 import { ShardRing } from './sharding';
 
@@ -28,12 +29,13 @@ export interface ConnectionOptions {
   logger?: StoreLogger;
 }
 
-/** What a request that needs Redis gets while Redis cannot be reached; the HTTP layer answers 503. */
-export class RedisUnavailableError extends Error {
-  readonly code = 'STORE_UNAVAILABLE';
-  constructor(cause: unknown) {
-    super(`Redis is unavailable: ${cause instanceof Error ? cause.message : String(cause)}`);
-    this.name = 'RedisUnavailableError';
+/**
+ * What a request that needs Redis gets while Redis cannot be reached; the HTTP layer answers 503.
+ * The message names the server, never the client library's words; those stay in `cause`.
+ */
+export class RedisUnavailableError extends StoreUnavailableError {
+  constructor(address: string, readonly cause?: unknown) {
+    super(`Redis at ${address} is unavailable`);
   }
 }
 
@@ -68,6 +70,8 @@ export class Connection {
   private closing = false;
   /** Commands sent and commands that failed, for metrics. */
   readonly stats = { commands: 0, errors: 0 };
+  /** The servers as an operator names them (`host:port`, comma-separated), for errors and logs. */
+  readonly address: string;
 
   constructor(opts: ConnectionOptions) {
     this.log = opts.logger ?? silent;
@@ -82,6 +86,8 @@ export class Connection {
       lazyConnect: true,
     };
     const targets = opts.serverlist ? parseServerlist(opts.serverlist) : [];
+    const named = targets.length ? targets : [urlOptions(opts.url)];
+    this.address = named.map(describe).join(',');
     if (opts.cluster) {
       const nodes = targets.length ? targets : [urlOptions(opts.url)];
       this.cluster = new Cluster(
@@ -140,13 +146,13 @@ export class Connection {
   private watch(c: Redis | Cluster, name: string): void {
     let down = false;
     const lost = (reason: string) => {
-      if (!down && !this.closing) this.log.warn({ err: reason, redis: name }, 'Redis is unavailable; reconnecting');
+      if (!down && !this.closing) this.log.warn({ reason, redis: name, address: this.address }, `Redis at ${this.address} is unavailable; requests that need it get 503 until it is back`);
       down = true;
     };
     c.on('error', (err: Error) => lost(err.message));
     c.on('close', () => lost('connection closed'));
     c.on('ready', () => {
-      if (down) this.log.info({ redis: name }, 'Redis is available again');
+      if (down) this.log.info({ redis: name, address: this.address }, `Redis at ${this.address} is available again`);
       down = false;
     });
   }
@@ -261,6 +267,12 @@ function sentinelOptions(url: string): RedisOptions {
   if (auth) o.password = decodeURIComponent(auth.slice(auth.indexOf(':') + 1));
   if (db) o.db = Number(db);
   return o;
+}
+
+/** `host:port`, or the sentinels and master name. */
+function describe(o: RedisOptions): string {
+  if (o.sentinels) return `${o.sentinels.map((s) => `${s.host}:${s.port}`).join(',')} (sentinel master ${o.name})`;
+  return `${o.host}:${o.port}`;
 }
 
 function urlOptions(url: string | undefined): RedisOptions {

@@ -25,6 +25,9 @@ export interface RedisStoreOptions extends ConnectionOptions {
   pollIntervalMs?: number;
 }
 
+/** Acks kept through an outage at most; beyond, the oldest are forgotten (their events come again). */
+const MAX_UNSENT_ACKS = 100_000;
+
 /** Java's aging lock counts as held by another node while it is younger than this. */
 const AGING_LOCK_MS = 60_000;
 
@@ -32,11 +35,11 @@ const AGING_LOCK_MS = 60_000;
 const UNAVAILABLE_REPLY = /^(LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|READONLY|NOAUTH|WRONGPASS)\b/;
 
 /** The error to pass on: connection trouble becomes RedisUnavailableError; bugs stay what they are. */
-function unavailable(err: unknown): unknown {
+function unavailable(err: unknown, address: string): unknown {
   if (err instanceof RedisUnavailableError || err instanceof TypeError || err instanceof RangeError) return err;
   const e = err as Error;
   if (e?.name === 'ReplyError' && !UNAVAILABLE_REPLY.test(e.message)) return err;
-  return new RedisUnavailableError(err);
+  return new RedisUnavailableError(address, err);
 }
 
 /**
@@ -70,6 +73,8 @@ export class RedisStore implements Store {
   private readonly pageSize: number;
   /** Each peeked event as stored, so `ack` removes exactly that entry. */
   private readonly stored = new WeakMap<Queued, string>();
+  /** Acks that found Redis away: [session id, events as stored], sent when it is back. */
+  private readonly unsentAcks: [string, string[]][] = [];
   /** When this node last aged sessions: a pass counts down at most the time since then. */
   private lastAgingPass = Date.now();
   private starting?: Promise<void>;
@@ -97,9 +102,10 @@ export class RedisStore implements Store {
     try {
       await this.conn.connect();
       await this.wake.start();
+      this.conn.onReady(() => void this.resendAcks());
     } catch (err) {
       await this.close();
-      throw unavailable(err);
+      throw unavailable(err, this.conn.address);
     }
   }
 
@@ -122,7 +128,7 @@ export class RedisStore implements Store {
     try {
       return await fn();
     } catch (err) {
-      throw unavailable(err);
+      throw unavailable(err, this.conn.address);
     }
   }
 
@@ -351,10 +357,32 @@ export class RedisStore implements Store {
     });
   }
 
-  ack(id: string, events: readonly Queued[]): Promise<void> {
+  /**
+   * While Redis is away an ack is kept and sent once it is back, so events a client already has
+   * are not sent again after the outage (unless this node dies first: then they are, once).
+   */
+  async ack(id: string, events: readonly Queued[]): Promise<void> {
     const stored = events.map((q) => this.stored.get(q)).filter((json): json is string => json !== undefined);
-    if (stored.length === 0) return Promise.resolve();
-    return this.io(async () => { await this.conn.script(ACK_EVENTS, queue(id), ...stored); });
+    if (stored.length === 0) return;
+    try {
+      await this.io(() => this.conn.script(ACK_EVENTS, queue(id), ...stored));
+    } catch (err) {
+      if (!(err instanceof RedisUnavailableError)) throw err;
+      if (this.unsentAcks.length >= MAX_UNSENT_ACKS) this.unsentAcks.shift();
+      this.unsentAcks.push([id, stored]);
+    }
+  }
+
+  /** Sends the acks kept through an outage; those that fail again are kept for the next time. */
+  private async resendAcks(): Promise<void> {
+    const acks = this.unsentAcks.splice(0);
+    await Promise.all(acks.map(async ([id, stored]) => {
+      try {
+        await this.conn.script(ACK_EVENTS, queue(id), ...stored);
+      } catch {
+        this.unsentAcks.push([id, stored]);
+      }
+    }));
   }
 
   countSessions(): Promise<number> {
