@@ -32,7 +32,8 @@ export interface Scenario {
 }
 
 /** Settings of every pushlet server under test: Java's defaults, without logging. */
-export const PUSHLET_SETTINGS = { 'log.level': 0 };
+/** The load comes from one address: it may open as many sessions as the scenarios need. */
+export const PUSHLET_SETTINGS = { 'log.level': 0, 'limit.sessions.per.address': 1_000_000 };
 
 export const pushletSpec = (extra: Record<string, string | number> = {}, redisUrl?: string): ServerSpec => ({
   kind: 'pushlet', overrides: { ...PUSHLET_SETTINGS, ...extra }, redisUrl,

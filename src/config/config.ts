@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { readProperties } from './properties';
 
 /**
@@ -54,6 +55,10 @@ export interface Config {
   /** Limits on what clients may send; each refusal says which limit. */
   limitSessions: number;
   limitSubscriptions: number;
+  /** New sessions one client address may open within one session lease, per node. */
+  limitSessionsPerAddress: number;
+  /** Single subjects (comma-separated parts) all subscriptions of one session may list together. */
+  limitSubjectParts: number;
   limitFields: number;
   limitFieldName: number;
   limitFieldValue: number;
@@ -73,8 +78,8 @@ export interface Config {
   sessionBindSecret: string;
   /** Origins allowed to call from other sites (CORS): `*` or a comma-separated list; empty: none. */
   corsOrigins: string[];
-  /** Whether to trust X-Forwarded-For for the client address (behind a proxy). */
-  trustProxy: boolean;
+  /** X-Forwarded-For is believed from: `false` (no one), `true` (any peer), or these proxies' addresses and CIDR ranges. */
+  trustProxy: string[];
   /** Folder of an old web application's pages to serve under the context. */
   webapp: string;
 }
@@ -129,6 +134,8 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'agingIntervalMillis', prop: 'session.aging.interval.millis', kind: 'int', def: '60000' },
   { key: 'limitSessions', prop: 'limit.sessions', kind: 'int', def: '100000' },
   { key: 'limitSubscriptions', prop: 'limit.subscriptions.per.session', kind: 'int', def: '100' },
+  { key: 'limitSessionsPerAddress', prop: 'limit.sessions.per.address', kind: 'int', def: '1000' },
+  { key: 'limitSubjectParts', prop: 'limit.subject.parts.per.session', kind: 'int', def: '200' },
   { key: 'limitFields', prop: 'limit.fields.per.event', kind: 'int', def: '100' },
   { key: 'limitFieldName', prop: 'limit.field.name.length', kind: 'int', def: '256' },
   { key: 'limitFieldValue', prop: 'limit.field.value.length', kind: 'int', def: '65536' },
@@ -141,7 +148,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'sessionBind', prop: 'session.bind', kind: ['none', 'cookie'], def: 'none' },
   { key: 'sessionBindSecret', prop: 'session.bind.secret', kind: 'string', def: '', env: 'PUSHLET_BIND_SECRET' },
   { key: 'corsOrigins', prop: 'cors.origins', kind: 'lclist', def: '' },
-  { key: 'trustProxy', prop: 'proxy.trust', kind: 'bool', def: 'false' },
+  { key: 'trustProxy', prop: 'proxy.trust', kind: 'lclist', def: 'false' },
   { key: 'webapp', prop: 'webapp', kind: 'string', def: '', env: 'PUSHLET_WEBAPP' },
 ];
 
@@ -204,6 +211,15 @@ export function loadConfig(src: ConfigSources = {}): Config {
   return c;
 }
 
+/** Whether `v` is a `proxy.trust` entry: `true`, `false`, an address or a CIDR range. */
+function isProxyTrustEntry(v: string): boolean {
+  if (v === 'true' || v === 'false') return true;
+  const [ip, bits, extra] = v.split('/');
+  const family = isIP(ip);
+  if (family === 0 || extra !== undefined) return false;
+  return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
+}
+
 function validate(c: Config): void {
   const fail = (msg: string) => { throw new ConfigError(msg); };
   if (c.port > 65535) fail(`port: must be at most 65535, got ${c.port}`);
@@ -216,6 +232,9 @@ function validate(c: Config): void {
   if (c.agingIntervalMillis < 10) fail('session.aging.interval.millis: must be at least 10');
   if (c.pullRefreshWaitMinMillis > c.pullRefreshWaitMaxMillis) fail('pull.refresh.wait.min.millis: must not exceed pull.refresh.wait.max.millis');
   if (c.pollRefreshWaitMinMillis > c.pollRefreshWaitMaxMillis) fail('poll.refresh.wait.min.millis: must not exceed poll.refresh.wait.max.millis');
+  const alone = c.trustProxy.length > 1 && c.trustProxy.some((v) => v === 'true' || v === 'false');
+  const badProxy = alone ? c.trustProxy.join(',') : c.trustProxy.find((v) => !isProxyTrustEntry(v));
+  if (badProxy !== undefined) fail(`proxy.trust: must be true, false, or addresses and CIDR ranges such as 127.0.0.1,10.0.0.0/8, got '${badProxy}'`);
   if (!c.context.startsWith('/')) c.context = '/' + c.context;
   c.context = c.context.replace(/\/+$/, '');
 }

@@ -2,6 +2,7 @@ import { DEFAULT_FORMAT, DEFAULT_MODE, E, F, isFormat, isMode, type Format, type
 import { event, fields, nowSeconds, type Fields } from '../protocol/event';
 import { isStoreUnavailable, PushletError } from '../errors';
 import type { SessionRec, Store } from '../store/store';
+import { AddressWindow } from './admission';
 import type { AuthDecision, AuthHook, AuthRequest } from './auth';
 import type { SessionBinding } from './binding';
 import type { Dispatcher } from './dispatcher';
@@ -55,6 +56,9 @@ type Handler = (c: Ctx) => Promise<Outcome>;
 /** Sessions whose format and mode a node keeps for refreshes through a store outage. */
 const KNOWN_SESSIONS = 100_000;
 
+/** Sessions one reclaim frees at most: room for a burst of joins, for one look through the store. */
+const RECLAIM_BATCH = 100;
+
 /** Fields a data event never takes from its publisher: they are the server's, per receiver. */
 const SERVER_OWNED = [F.SID, F.SEQ, F.LABEL] as const;
 
@@ -76,13 +80,18 @@ export class Controller {
     [E.LEAVE]: (c) => this.leave(c),
   };
 
+  private readonly addresses: AddressWindow;
+  private reclaiming?: Promise<number>;
+
   constructor(
     private readonly store: Store,
     private readonly settings: CoreSettings,
     private readonly dispatcher: Dispatcher,
     private readonly log: Logger,
     private readonly opts: ControllerOptions = {},
-  ) {}
+  ) {
+    this.addresses = new AddressWindow(settings.limitSessionsPerAddress, leaseMs(settings));
+  }
 
   async handle(req: ProtocolRequest): Promise<Outcome> {
     try {
@@ -195,9 +204,7 @@ export class Controller {
     const existing = persistent ? await this.store.getSession(clientId) : null;
     // Re-joining a bound persistent session needs its cookie, or anyone could take it over.
     if (existing) this.checkBinding(clientId, req);
-    if (!existing && (await this.store.countSessions()) >= this.settings.limitSessions) {
-      throw new ProtocolError(429, `Too many sessions: the server holds its limit of ${this.settings.limitSessions} (limit.sessions)`);
-    }
+    if (!existing) await this.admit(req.address);
     const rec = {
       id: persistent ? clientId : newSessionId(this.settings),
       format,
@@ -209,6 +216,27 @@ export class Controller {
     await this.store.openSession(rec, leaseMs(this.settings));
     this.log.info({ session: rec.id, format, persistent, address: req.address }, 'session joined');
     return { ...rec, online: true };
+  }
+
+  /**
+   * Room for a new session: under `limit.sessions`, once sessions that hold nothing are
+   * reclaimed, and under the address's `limit.sessions.per.address`, so that one client cannot
+   * lock the others out.
+   */
+  private async admit(address: string): Promise<void> {
+    const limit = this.settings.limitSessions;
+    if ((await this.store.countSessions()) >= limit && (await this.reclaim()) === 0) {
+      throw new ProtocolError(429, `Too many sessions: the server holds its limit of ${limit} (limit.sessions)`);
+    }
+    if (!this.addresses.take(address)) {
+      throw new ProtocolError(429, `Too many new sessions from ${address}: at most ${this.settings.limitSessionsPerAddress} per session lease (limit.sessions.per.address)`);
+    }
+  }
+
+  /** One reclaim at a time; joins that arrive meanwhile share its result. */
+  private reclaim(): Promise<number> {
+    this.reclaiming ??= this.store.reclaim(RECLAIM_BATCH).finally(() => (this.reclaiming = undefined));
+    return this.reclaiming;
   }
 
   private modeFor(c: Ctx): Mode {

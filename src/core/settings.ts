@@ -21,6 +21,8 @@ export interface CoreSettings {
   limitSubject: number;
   limitSessions: number;
   limitSubscriptions: number;
+  limitSessionsPerAddress: number;
+  limitSubjectParts: number;
   limitOutputBytes: number;
   publishClients: boolean;
   publishUnicast: boolean;

@@ -1,6 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import Koa from 'koa';
 import Router from '@koa/router';
+import { clientAddress, proxyTrust } from './address';
 import { cors, corsPolicy, type CorsPolicy } from './cors';
 import type { Metrics } from './metrics';
 import { protocolHandler, type ProtocolDeps, type RequestTarget } from './protocol';
@@ -10,7 +11,8 @@ export interface AppOptions {
   protocol: ProtocolDeps;
   context: string;
   corsOrigins: string[];
-  trustProxy: boolean;
+  /** `proxy.trust`: false, true, or the proxies' addresses and ranges. */
+  trustProxy: string[];
   metrics: Metrics;
   /** An old web application's page folder, served under the context before the bundled files. */
   webappDir?: string;
@@ -34,14 +36,6 @@ function absolutePath(url: string): string {
   }
 }
 
-/** The client's address: the first of X-Forwarded-For when `proxy.trust` is on (as Koa's `ctx.ip`). */
-function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
-  const header = trustProxy ? req.headers['x-forwarded-for'] : undefined;
-  const forwarded = Array.isArray(header) ? header[0] : header;
-  const ip = (forwarded ? forwarded.split(',')[0].trim() : '') || req.socket.remoteAddress || '';
-  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
-}
-
 /**
  * The server's request listener. Every path ending in `/pushlet.srv` is the protocol, handled on
  * Node's request and response directly: it is the hot path (thousands of held requests and
@@ -50,7 +44,8 @@ function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
  * health, readiness and metrics, then the bundled clients, the demo and an old webapp's pages.
  */
 export function createApp(opts: AppOptions): RequestListener {
-  const app = new Koa({ proxy: opts.trustProxy });
+  const trust = proxyTrust(opts.trustProxy);
+  const app = new Koa({ proxy: trust.all });
   const policy: CorsPolicy | undefined = opts.corsOrigins.length ? corsPolicy(opts.corsOrigins) : undefined;
   const protocol = protocolHandler(opts.protocol);
   const router = new Router();
@@ -92,7 +87,7 @@ export function createApp(opts: AppOptions): RequestListener {
       res.writeHead(204, headers).end();
       return;
     }
-    const target: RequestTarget = { path, query, address: clientAddress(req, opts.trustProxy), headers };
+    const target: RequestTarget = { path, query, address: clientAddress(req, trust), headers };
     protocol(req, res, target).catch((err: unknown) => {
       opts.protocol.log.error({ err }, 'protocol request failed');
       if (!res.headersSent) res.writeHead(500).end();

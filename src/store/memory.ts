@@ -204,6 +204,20 @@ export class MemoryStore implements Store {
     return out;
   }
 
+  async reclaim(max: number): Promise<number> {
+    const now = Date.now();
+    let freed = 0;
+    // A Map iterates in insertion order: oldest first.
+    for (const s of this.sessions.values()) {
+      if (freed >= max) break;
+      if ((s.active && s.expiresAt > now) || s.waiters.size > 0) continue;
+      for (const sub of s.subs.values()) this.unlist(s.id, sub.subject);
+      this.sessions.delete(s.id);
+      freed++;
+    }
+    return freed;
+  }
+
   async countSessions(): Promise<number> {
     return this.sessions.size;
   }

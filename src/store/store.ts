@@ -99,6 +99,15 @@ export interface Store {
    */
   expiredSessions(now: number): Promise<SessionRec[]>;
 
+  /**
+   * Frees up to `max` sessions that hold nothing (their lease ran out: no request and no data
+   * channel for a lease), oldest first, persistent ones included, so that new ones can join
+   * under `limit.sessions`. The embedded store deletes them. The Redis store deletes temporary
+   * ones and takes persistent ones out of `p:zset:as` (so out of the count), keeping their state
+   * as Java keeps it; their next request or join lists them again. Resolves to how many.
+   */
+  reclaim(max: number): Promise<number>;
+
   /** How many sessions exist (for `limit.sessions` and metrics). */
   countSessions(): Promise<number>;
   countSubscriptions(id: string): Promise<number>;

@@ -1,37 +1,7 @@
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { parseXmlEvents, qs, sleep, stream, TestClient } from '../support/client';
-
-const CLI = join(__dirname, '..', '..', 'src', 'cli.js');
-
-interface Node {
-  proc: ChildProcess;
-  srv: string;
-  exited: Promise<number | null>;
-}
-
-/** Starts `pushlet-server` as its own process (the CLI), on a free port; resolves once it listens. */
-function startNode(args: string[] = []): Promise<Node> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [CLI, '--port', '0', '--host', '127.0.0.1', '--set', 'log.level=0', '--set', 'sources.activate=false', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
-    let out = '';
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d;
-      const m = /listening on (http:\/\/\S+\/pushlet\.srv)/.exec(out);
-      if (m) resolve({ proc, srv: m[1], exited });
-    });
-    proc.stderr!.on('data', (d: Buffer) => (out += d));
-    proc.on('exit', (code) => reject(new Error(`pushlet-server exited (${code}) before listening: ${out}`)));
-  });
-}
-
-function redisArgs(): string[] {
-  const url = process.env.PUSHLET_TEST_REDIS_URL;
-  if (!url) throw new Error('these tests need PUSHLET_TEST_REDIS_URL (npm test sets it)');
-  return ['--redis', url, '--set', 'subject.match=exact', '--set', 'queue.read.timeout.millis=500'];
-}
+import { CLI, redisArgs, startNode, type Node } from './nodes';
 
 describe('faults: server processes', function () {
   this.timeout(30_000);

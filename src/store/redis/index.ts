@@ -28,6 +28,9 @@ export interface RedisStoreOptions extends ConnectionOptions {
 /** Acks kept through an outage at most; beyond, the oldest are forgotten (their events come again). */
 const MAX_UNSENT_ACKS = 100_000;
 
+/** Pages of `p:zset:as` one reclaim looks through at most. */
+const RECLAIM_PAGES = 10;
+
 /** Java's aging lock counts as held by another node while it is younger than this. */
 const AGING_LOCK_MS = 60_000;
 
@@ -73,6 +76,8 @@ export class RedisStore implements Store {
   private readonly pageSize: number;
   /** Each peeked event as stored, so `ack` removes exactly that entry. */
   private readonly stored = new WeakMap<Queued, string>();
+  /** Where in `p:zset:as` the next reclaim looks. */
+  private reclaimAt = 0;
   /** Acks that found Redis away: [session id, events as stored], sent when it is back. */
   private readonly unsentAcks: [string, string[]][] = [];
   /** When this node last aged sessions: a pass counts down at most the time since then. */
@@ -168,15 +173,19 @@ export class RedisStore implements Store {
   kick(id: string, leaseMs: number, patch?: { address?: string; mode?: Mode }): Promise<void> {
     const read = this.read.take(id);
     if (read && renewedJustNow(read.hash, read.mode, leaseMs, patch)) return Promise.resolve();
+    // A persistent session back after its lease ran out may have been reclaimed: list it again.
+    const back = read !== undefined && !isOnline(read.hash[SS.TIME_TO_LIVE]);
     return this.io(async () => {
       const lease = String(leaseMs);
       const fields = [SS.TIME_TO_LIVE, lease, SS.OWN_TIME_TO_LIVE, lease, SS.LAST_SEEN, String(Date.now())];
       if (patch?.address !== undefined) fields.push(SS.ADDRESS, patch.address);
       // Never brings back a deleted session (Java's ghost sessions, PROTOCOL.md E09).
       const written = await this.conn.script(HSET_IF_EXISTS, session(id), ...fields);
-      if (written === 1 && patch?.mode !== undefined) {
-        await this.on(listenState(id)).hset(listenState(id), SR_MODE, patch.mode);
-      }
+      if (written !== 1) return;
+      await Promise.all([
+        patch?.mode !== undefined ? this.on(listenState(id)).hset(listenState(id), SR_MODE, patch.mode) : undefined,
+        back ? this.on(ALL_SESSIONS).zadd(ALL_SESSIONS, 'NX', Number(read.hash[SS.CREATE_DATE]) || Date.now(), id) : undefined,
+      ]);
     });
   }
 
@@ -383,6 +392,26 @@ export class RedisStore implements Store {
         this.unsentAcks.push([id, stored]);
       }
     }));
+  }
+
+  reclaim(max: number): Promise<number> {
+    return this.io(async () => {
+      let freed = 0;
+      for (let pages = 0; pages < RECLAIM_PAGES && freed < max; pages++) {
+        const at = this.reclaimAt;
+        const ids = await this.on(ALL_SESSIONS).zrange(ALL_SESSIONS, at, String(at + this.pageSize - 1));
+        // Each call goes on where the last stopped, round the whole list.
+        this.reclaimAt = ids.length < this.pageSize ? 0 : at + ids.length;
+        const info = (await this.conn.batch(ids.map((id) => [session(id), 'HMGET', SS.TIME_TO_LIVE, SS.TEMPORARY]))) as (string | null)[][];
+        // A hash not there yet may be a join in progress: aging deals with those left over.
+        const idle = ids.map((id, i) => ({ id, temporary: info[i][1] })).filter((_, i) => info[i][1] !== null && !isOnline(info[i][0])).slice(0, max - freed);
+        await Promise.all(idle.map(({ id, temporary }) => (temporary === 'false' ? this.on(ALL_SESSIONS).zrem(ALL_SESSIONS, id) : this.deleteSession(id))));
+        if (this.reclaimAt > 0) this.reclaimAt -= idle.length;
+        freed += idle.length;
+        if (this.reclaimAt === 0) break;
+      }
+      return freed;
+    });
   }
 
   countSessions(): Promise<number> {
