@@ -178,7 +178,7 @@ export class PushletServer {
   private async countSubscriptions(): Promise<number> {
     let total = 0;
     for await (const ids of this.store.sessionIds()) {
-      for (const n of await Promise.all(ids.map((id) => this.store.countSubscriptions(id)))) total += n;
+      for (const subjects of await Promise.all(ids.map((id) => this.store.subscribedSubjects(id)))) total += subjects.length;
     }
     return total;
   }

@@ -1,5 +1,6 @@
 import { DEFAULT_FORMAT, DEFAULT_MODE, E, F, isFormat, isMode, type Format, type Mode } from '../protocol/constants';
 import { event, fields, nowSeconds, type Fields } from '../protocol/event';
+import { subjectParts } from '../protocol/subject';
 import { isStoreUnavailable, PushletError } from '../errors';
 import type { SessionRec, Store } from '../store/store';
 import { AddressWindow } from './admission';
@@ -289,8 +290,15 @@ export class Controller {
   /** Why a subscription is refused (subject too long, the hook said no), or undefined. */
   private async checkSubscribe(c: Ctx, subject: string): Promise<string | undefined> {
     if (subject.length > this.settings.limitSubject) return this.subjectTooLong();
-    if ((await this.store.countSubscriptions(c.session.id)) >= this.settings.limitSubscriptions) {
-      return `too many subscriptions: at most ${this.settings.limitSubscriptions} per session (limit.subscriptions.per.session)`;
+    const subjects = await this.store.subscribedSubjects(c.session.id);
+    if (!subjects.includes(subject)) {
+      if (subjects.length >= this.settings.limitSubscriptions) {
+        return `too many subscriptions: at most ${this.settings.limitSubscriptions} per session (limit.subscriptions.per.session)`;
+      }
+      // Each part is listed on its own (two Redis keys each): bound them all, not just the string.
+      if (subjectParts([...subjects, subject].join(',')).length > this.settings.limitSubjectParts) {
+        return `too many subjects: at most ${this.settings.limitSubjectParts} single subjects over all subscriptions of a session (limit.subject.parts.per.session)`;
+      }
     }
     return this.authorize(c.req, 'subscribe', c.f, c.session.id);
   }

@@ -39,11 +39,3 @@ export interface Queued {
   sid?: string;
   label?: string;
 }
-
-/** The fields a receiver sees for a queued event (without `p_seq`, which is per response). */
-export function flatten(q: Queued): Fields {
-  const out: Fields = Object.assign(Object.create(null), q.event);
-  if (q.sid !== undefined) out[F.SID] = q.sid;
-  if (q.label !== undefined) out[F.LABEL] = q.label;
-  return out;
-}

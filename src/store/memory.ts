@@ -1,5 +1,6 @@
 import type { Mode } from '../protocol/constants';
 import type { Queued } from '../protocol/event';
+import { subjectParts } from '../protocol/subject';
 import type { Delivery, EnqueueResult, NewSession, SessionRec, Store, Subscriber, Subscription } from './store';
 
 interface MemSession extends NewSession {
@@ -10,11 +11,6 @@ interface MemSession extends NewSession {
   subs: Map<string, Subscription>;
   queue: Queued[];
   waiters: Set<() => void>;
-}
-
-/** Splits a subscribed subject string into the single subjects it is listed under. */
-function parts(subject: string): string[] {
-  return subject.split(',');
 }
 
 /** The embedded store: all state in this process, for a single server. */
@@ -80,7 +76,7 @@ export class MemoryStore implements Store {
     const sub: Subscription = label === undefined ? { subject } : { subject, label };
     if (!s) return sub;
     s.subs.set(subject, sub);
-    for (const p of parts(subject)) {
+    for (const p of subjectParts(subject)) {
       let m = this.bySubject.get(p);
       if (!m) this.bySubject.set(p, (m = new Map()));
       m.set(id, subject);
@@ -101,7 +97,7 @@ export class MemoryStore implements Store {
   }
 
   private unlist(id: string, subject: string): void {
-    for (const p of parts(subject)) {
+    for (const p of subjectParts(subject)) {
       const m = this.bySubject.get(p);
       // Another subscription of the same session may list it under this part too.
       if (m && m.get(id) === subject) {
@@ -111,10 +107,10 @@ export class MemoryStore implements Store {
     }
   }
 
-  async *subscribersOf(subjectParts: readonly string[]): AsyncIterable<Subscriber[]> {
+  async *subscribersOf(keys: readonly string[]): AsyncIterable<Subscriber[]> {
     const now = Date.now();
     let page: Subscriber[] = [];
-    for (const p of subjectParts) {
+    for (const p of keys) {
       const m = this.bySubject.get(p);
       if (!m) continue;
       for (const [id, subject] of m) {
@@ -222,8 +218,8 @@ export class MemoryStore implements Store {
     return this.sessions.size;
   }
 
-  async countSubscriptions(id: string): Promise<number> {
-    return this.sessions.get(id)?.subs.size ?? 0;
+  async subscribedSubjects(id: string): Promise<string[]> {
+    return [...(this.sessions.get(id)?.subs.keys() ?? [])];
   }
 
   async *sessionIds(): AsyncIterable<string[]> {

@@ -110,7 +110,8 @@ export interface Store {
 
   /** How many sessions exist (for `limit.sessions` and metrics). */
   countSessions(): Promise<number>;
-  countSubscriptions(id: string): Promise<number>;
+  /** The subject strings `id` subscribed to (each its `p_sid`: `/a` or `/a,/b`). */
+  subscribedSubjects(id: string): Promise<string[]>;
   /** Every session id, in pages (for broadcasts). */
   sessionIds(): AsyncIterable<string[]>;
 

@@ -4,12 +4,13 @@
  * their keys by itself, run per server (Connection.scriptMany).
  */
 import { isMode, type Mode } from '../../protocol/constants';
+import { subjectParts } from '../../protocol/subject';
 import type { Queued } from '../../protocol/event';
 import type { Delivery, EnqueueResult, NewSession, SessionRec, Store, StoreStats, Subscriber, Subscription } from '../store';
 import { decodeQueued, decodeSession, decodeSubscription, encodeQueued, encodeSubscription, hashOf, isOnline, trustedLastSeen } from './codec';
 import { Connection, RedisUnavailableError, type ConnectionOptions } from './connection';
 import {
-  ALL_SESSIONS, SR_MODE, SS, lease, listenState, queue, session, subjectIndex, subjectParts, subjectSessions, subscriptions,
+  ALL_SESSIONS, SR_MODE, SS, lease, listenState, queue, session, subjectIndex, subjectSessions, subscriptions,
 } from './keys';
 import { AGE, AGED, DROP_LEASE, HDEL_IF_EQUAL, HSET_IF_EXISTS, PUSH_IF_ROOM, ACK_EVENTS, TAKE_LEASE } from './scripts';
 import { TurnCache } from './turn';
@@ -265,8 +266,11 @@ export class RedisStore implements Store {
   async *subscribersOf(parts: readonly string[]): AsyncIterable<Subscriber[]> {
     const pageOf = (part: string, offset: number) =>
       this.on(subjectIndex(part)).zrange(subjectIndex(part), offset, String(offset + this.pageSize - 1));
-    // Prefix matching asks for every prefix of a subject, mostly empty: one round trip for all first pages.
-    const firstPages = await this.io(() => Promise.all(parts.map((p) => pageOf(p, 0))));
+    // Prefix matching asks for every prefix of a subject, mostly empty: all first pages in one
+    // call per server, so a long subject costs Redis a lookup per prefix, not this node a command.
+    const firstPages = parts.length === 1
+      ? [await this.io(() => pageOf(parts[0], 0))]
+      : ((await this.io(() => this.conn.batch(parts.map((p) => [subjectIndex(p), 'ZRANGE', '0', String(this.pageSize - 1)])))) as string[][]);
     for (const [i, part] of parts.entries()) {
       let ids = firstPages[i];
       let offset = 0;
@@ -418,8 +422,8 @@ export class RedisStore implements Store {
     return this.io(() => this.on(ALL_SESSIONS).zcard(ALL_SESSIONS));
   }
 
-  countSubscriptions(id: string): Promise<number> {
-    return this.io(() => this.on(subscriptions(id)).hlen(subscriptions(id)));
+  subscribedSubjects(id: string): Promise<string[]> {
+    return this.io(() => this.on(subscriptions(id)).hkeys(subscriptions(id)));
   }
 
   async *sessionIds(): AsyncIterable<string[]> {

@@ -45,10 +45,5 @@ export const SR_MODE = 'mode';
 /** Pub/sub channel our nodes use to wake each other; not a key, no `p:` prefix. */
 export const WAKE_CHANNEL = 'pushlet:wake';
 
-/** The single subjects a subscribed subject string is listed under (`/a,/b` -> `/a`, `/b`). */
-export function subjectParts(subject: string): string[] {
-  return subject.split(',');
-}
-
 /** A cluster-wide lease (e.g. which node runs an event source); ours, outside Java's `p:` keys. */
 export const lease = (name: string): string => `pushlet:lease:${name}`;
