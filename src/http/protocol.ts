@@ -91,9 +91,9 @@ export function protocolHandler(deps: ProtocolDeps): ProtocolHandler {
     const done = (status: number) => deps.metrics.request(pEvent, status, (performance.now() - started) / 1000);
     const fail = (status: number, message: string) => {
       done(status);
-      // An outage (503) is logged once by the store, a flood of refused joins (429) is counted
-      // in /metrics: neither gets a line per request.
-      const level = status === 503 || status === 429 ? 'debug' : 'warn';
+      // A bug (500) was logged with its stack, an outage (503) is logged once by the store, a
+      // flood of refused joins (429) is counted in /metrics: none gets a warning per request.
+      const level = status >= 500 || status === 429 ? 'debug' : 'warn';
       deps.log[level]({ status, p_event: pEvent, reason: message, address: t.address }, 'request refused');
       plainError(res, t, status, message);
     };

@@ -101,6 +101,11 @@ describe('faults: delivery', function () {
     const TOTAL = 450;
     const acked: string[] = [];
     let published = 0;
+    /** What to do once publish n was answered. */
+    const onPublished = new Map<number, () => void>();
+    /** Resolves just after publish n was answered: its event is on its way out of the node. */
+    const publishedAt = (n: number) => new Promise<void>((resolve) => onPublished.set(n, resolve));
+    const KILL_DELAY = Number(process.env.KILL_DELAY ?? 3);
     const pub = new TestClient(c.srv);
     await pub.join();
     const publishing = (async () => {
@@ -113,6 +118,7 @@ describe('faults: delivery', function () {
           // Not acknowledged: no promise made, nothing to check.
         }
         published = n;
+        onPublished.get(n)?.();
         const ahead = t0 + n * 10 - Date.now();
         if (ahead > 0) await sleep(ahead);
       }
@@ -158,15 +164,19 @@ describe('faults: delivery', function () {
     let a2: Node;
     try {
       // First kill a second in; A comes back as a new process and the subscribers return to it.
-      await waitFor('100 publishes', () => published >= 100, 10_000);
+      // Just after a publish, when node A is answering the subscribers with its event.
+      await publishedAt(100);
+      await sleep(KILL_DELAY);
       dead.add(a);
       a.proc.kill('SIGKILL');
       a2 = await startNode(redisArgs());
       nodes.push(a2);
       home = a2;
-      await waitFor('subscribers on the restarted node', () => subs.every((s) => s.node === a2) && published >= 250, 15_000);
+      await waitFor('subscribers on the restarted node', () => subs.every((s) => s.node === a2) && published >= 220, 15_000);
       await sleep(300);
       // Second kill: the restarted A dies mid-load too.
+      await Promise.race([publishedAt(published + 1), publishing]);
+      await sleep(KILL_DELAY);
       dead.add(a2);
       a2.proc.kill('SIGKILL');
       await publishing;

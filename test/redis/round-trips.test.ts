@@ -5,6 +5,7 @@
  */
 import { expect } from 'chai';
 import type Redis from 'ioredis';
+import { subjectKeys } from '../../src/core/subjects';
 import { fields } from '../../src/protocol/event';
 import type { RedisStore } from '../../src/store/redis';
 import { SlowProxy, connectStore, rawClient, testRedisUrl, TEST_DB } from './support';
@@ -58,5 +59,24 @@ describe('Redis store: round trips per publish', function () {
     const ms = Date.now() - t0;
     expect(results.every((x) => x === 'ok')).to.equal(true);
     expect(ms, `${ms} ms`).to.be.below(10 * DELAY);
+  });
+
+  it('looks up every prefix of a 1,024-character subject in one command, not one per character', async () => {
+    const subject = '/' + 'long/'.repeat(204) + 'end';
+    expect(subject).to.have.length(1024);
+    const part = subject.slice(0, 517);
+    await r.hset('p:ss:rt-long', 'timeToLive', '180000', 'temporary', 'true', 'format', 'xml', 'createDate', String(Date.now()));
+    await r.hset('p:sc:rt-long', part, JSON.stringify({ subject: part, label: null }));
+    await r.hset(`p:sj:${part}`, 'rt-long', part);
+    await r.zadd(`p:zset:sj:${part}`, '1', 'rt-long');
+    const before = store.stats().commands;
+    const t0 = Date.now();
+    const found: string[] = [];
+    for await (const page of store.subscribersOf(subjectKeys(subject, 'prefix'))) found.push(...page.map((s) => s.id));
+    const ms = Date.now() - t0;
+    expect(found).to.deep.equal(['rt-long']);
+    // One call for all 1,024 first pages, one read of the subscriber page.
+    expect(store.stats().commands - before).to.be.at.most(3);
+    expect(ms, `${ms} ms`).to.be.below(8 * DELAY);
   });
 });

@@ -406,10 +406,26 @@ export class RedisStore implements Store {
         const ids = await this.on(ALL_SESSIONS).zrange(ALL_SESSIONS, at, String(at + this.pageSize - 1));
         // Each call goes on where the last stopped, round the whole list.
         this.reclaimAt = ids.length < this.pageSize ? 0 : at + ids.length;
-        const info = (await this.conn.batch(ids.map((id) => [session(id), 'HMGET', SS.TIME_TO_LIVE, SS.TEMPORARY]))) as (string | null)[][];
-        // A hash not there yet may be a join in progress: aging deals with those left over.
-        const idle = ids.map((id, i) => ({ id, temporary: info[i][1] })).filter((_, i) => info[i][1] !== null && !isOnline(info[i][0])).slice(0, max - freed);
-        await Promise.all(idle.map(({ id, temporary }) => (temporary === 'false' ? this.on(ALL_SESSIONS).zrem(ALL_SESSIONS, id) : this.deleteSession(id))));
+        const info = (await this.conn.batch(ids.map((id) => [session(id), 'HMGET', SS.TIME_TO_LIVE, SS.TEMPORARY, SS.LAST_SEEN, SS.OWN_TIME_TO_LIVE]))) as (string | null)[][];
+        const now = Date.now();
+        // Idle: the lease ran out, as aging counted it or (not aged since our node renewed it)
+        // by the clock. A hash not there yet may be a join in progress: aging deals with those.
+        const idle = ids
+          .map((id, i) => {
+            const [ttl, temporary, lastSeen, ownTtl] = info[i];
+            const seen = trustedLastSeen(lastSeen, ttl, ownTtl);
+            const ranOut = !isOnline(ttl) || (seen !== undefined && seen + Number(ttl) <= now);
+            return { id, temporary, idle: temporary !== null && ranOut };
+          })
+          .filter((x) => x.idle)
+          .slice(0, max - freed);
+        // Persistent: expired as aging would (timeToLive 0), then out of the count.
+        await Promise.all(idle.map(({ id, temporary }) => (temporary === 'false'
+          ? Promise.all([
+            this.conn.script(HSET_IF_EXISTS, session(id), SS.TIME_TO_LIVE, '0', SS.OWN_TIME_TO_LIVE, '0'),
+            this.on(ALL_SESSIONS).zrem(ALL_SESSIONS, id),
+          ])
+          : this.deleteSession(id))));
         if (this.reclaimAt > 0) this.reclaimAt -= idle.length;
         freed += idle.length;
         if (this.reclaimAt === 0) break;
