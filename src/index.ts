@@ -88,6 +88,8 @@ export class PushletServer {
     if (stats) {
       this.metrics.counter('pushlet_redis_commands_total', 'Redis commands sent by this node', () => stats().commands);
       this.metrics.counter('pushlet_redis_errors_total', 'Redis commands that failed on this node', () => stats().errors);
+      this.metrics.counter('pushlet_redis_outages_total', 'Times a Redis server became unreachable from this node', () => stats().outages);
+      this.metrics.gauge('pushlet_redis_up', '1 while every Redis server answers this node, else 0', () => (stats().down === 0 ? 1 : 0));
     }
     this.metrics.gauge('pushlet_sources_active', 'Event sources running on this node', () => this.sources.active.length);
     const app = createApp({

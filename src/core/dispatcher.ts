@@ -1,3 +1,4 @@
+import { isStoreUnavailable } from '../errors';
 import { F } from '../protocol/constants';
 import type { Fields, Queued } from '../protocol/event';
 import type { Delivery, Store, Subscriber } from '../store/store';
@@ -141,7 +142,9 @@ export class Dispatcher {
         o.events.shift();
       }
     } catch (err) {
-      this.log.warn({ err, session: id }, 'retrying a held-back event failed');
+      // An outage is logged once by the store; anything else is a bug worth its stack.
+      if (isStoreUnavailable(err)) this.log.debug({ session: id, reason: err.message }, 'retrying a held-back event failed');
+      else this.log.warn({ err, session: id }, 'retrying a held-back event failed');
     }
     if (o.events.length === 0) this.clearOverflow(id);
     else if (Date.now() - o.since >= this.settings.queueWriteTimeoutMillis) {
@@ -162,7 +165,7 @@ export class Dispatcher {
    */
   bailOut(id: string, temporary: boolean | undefined, dropped: number, why: string): void {
     this.clearOverflow(id);
-    this.metrics.dropped(dropped);
+    this.metrics.stopped(dropped);
     this.log.warn({ session: id, dropped }, `stopping session: ${why}`);
     void this.resolveTemporary(id, temporary)
       .then((t) => this.onBailOut(id, t, dropped))

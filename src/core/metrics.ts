@@ -4,8 +4,8 @@ export interface CoreMetrics {
   published(receivers: number): void;
   /** Events written to clients. */
   delivered(n: number): void;
-  /** Events dropped because a receiver's queue stayed full. */
-  dropped(n: number): void;
+  /** A receiver stopped because it could not keep up (its queue or its output stayed full), with the events it lost. */
+  stopped(dropped: number): void;
 }
 
-export const NO_METRICS: CoreMetrics = { published() {}, delivered() {}, dropped() {} };
+export const NO_METRICS: CoreMetrics = { published() {}, delivered() {}, stopped() {} };

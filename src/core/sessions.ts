@@ -1,4 +1,5 @@
 import { randomInt, randomUUID } from 'node:crypto';
+import { isStoreUnavailable } from '../errors';
 import type { Store } from '../store/store';
 import type { Logger } from './log';
 import type { CoreSettings } from './settings';
@@ -45,7 +46,9 @@ export class Aging {
         this.log.info({ session: rec.id, temporary: rec.temporary }, 'session expired');
       }
     } catch (err) {
-      this.log.warn({ err }, 'aging pass failed; retrying at the next interval');
+      // An outage is logged once by the store; anything else is a bug worth its stack.
+      if (isStoreUnavailable(err)) this.log.debug({ reason: err.message }, 'aging pass skipped: the store is unavailable');
+      else this.log.warn({ err }, 'aging pass failed; retrying at the next interval');
     }
   }
 

@@ -11,7 +11,7 @@ const KNOWN_EVENTS = new Set<string>(Object.values(E));
 export class Metrics implements CoreMetrics {
   readonly registry = new Registry();
   // Counted as plain numbers on the hot path and handed to prom-client when scraped.
-  private readonly counts = { published: 0, queued: 0, delivered: 0, dropped: 0 };
+  private readonly counts = { published: 0, queued: 0, delivered: 0, dropped: 0, stopped: 0 };
   /** Open data-channel responses. */
   held = 0;
   /** Request latency, counted here: prom-client's labelled observe hashes the labels on every request. */
@@ -27,7 +27,8 @@ export class Metrics implements CoreMetrics {
     this.counter('pushlet_events_published_total', 'Events published (multicast or unicast)', () => c.published);
     this.counter('pushlet_events_queued_total', 'Event copies queued for receivers', () => c.queued);
     this.counter('pushlet_events_delivered_total', 'Events written to clients', () => c.delivered);
-    this.counter('pushlet_events_dropped_total', 'Events dropped because a receiver\'s queue stayed full', () => c.dropped);
+    this.counter('pushlet_events_dropped_total', 'Events dropped with receivers stopped for not keeping up', () => c.dropped);
+    this.counter('pushlet_receivers_stopped_total', 'Receivers stopped because their queue or output stayed full', () => c.stopped);
     this.gauge('pushlet_held_requests', 'Open data-channel responses (stream, or pull waiting for events)', () => this.held);
   }
 
@@ -56,8 +57,9 @@ export class Metrics implements CoreMetrics {
     this.counts.delivered += n;
   }
 
-  dropped(n: number): void {
-    this.counts.dropped += n;
+  stopped(dropped: number): void {
+    this.counts.stopped++;
+    this.counts.dropped += dropped;
   }
 
   /** Records one request; unknown event names are counted as `other` to bound the label set. */

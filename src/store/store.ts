@@ -37,10 +37,15 @@ export interface Subscriber extends Subscription {
   temporary: boolean;
 }
 
-/** Commands a store sent to a server, and how many failed (Redis). */
+/** What a store that talks to a server (Redis) counts. */
 export interface StoreStats {
+  /** Commands sent, and those that failed. */
   commands: number;
   errors: number;
+  /** Outages begun (a server became unreachable). */
+  outages: number;
+  /** Servers unreachable now. */
+  down: number;
 }
 
 export type EnqueueResult = 'ok' | 'full' | 'gone';

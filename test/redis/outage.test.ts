@@ -14,7 +14,8 @@ import { startServer, type Running } from '../support/server';
 import { RedisChild, sleep } from './support';
 
 /** What every server of these tests is told: its private Redis, as beside Java nodes. */
-const node = (child: RedisChild) => ({ 'redis.url': child.url, 'subject.match': 'exact', 'redis.socketto': 1000 });
+// Aging runs often, so the log check also covers aging passes during the outage.
+const node = (child: RedisChild) => ({ 'redis.url': child.url, 'subject.match': 'exact', 'redis.socketto': 1000, 'session.aging.interval.millis': 300 });
 
 /** How long a refresh is held, and how long the outages last. */
 const READ_TIMEOUT_MS = 1500;

@@ -68,8 +68,8 @@ export class Connection {
   private readonly ring?: ShardRing;
   /** Set by close(): the connections ending then are no outage. */
   private closing = false;
-  /** Commands sent and commands that failed, for metrics. */
-  readonly stats = { commands: 0, errors: 0 };
+  /** Commands sent and failed, outages begun, servers unreachable now: for metrics. */
+  readonly stats = { commands: 0, errors: 0, outages: 0, down: 0 };
   /** The servers as an operator names them (`host:port`, comma-separated), for errors and logs. */
   readonly address: string;
 
@@ -146,14 +146,19 @@ export class Connection {
   private watch(c: Redis | Cluster, name: string): void {
     let down = false;
     const lost = (reason: string) => {
-      if (!down && !this.closing) this.log.warn({ reason, redis: name, address: this.address }, `Redis at ${this.address} is unavailable; requests that need it get 503 until it is back`);
+      if (down || this.closing) return;
       down = true;
+      this.stats.outages++;
+      this.stats.down++;
+      this.log.warn({ reason, redis: name, address: this.address }, `Redis at ${this.address} is unavailable; requests that need it get 503 until it is back`);
     };
     c.on('error', (err: Error) => lost(err.message));
     c.on('close', () => lost('connection closed'));
     c.on('ready', () => {
-      if (down) this.log.info({ redis: name, address: this.address }, `Redis at ${this.address} is available again`);
+      if (!down) return;
       down = false;
+      this.stats.down--;
+      this.log.info({ redis: name, address: this.address }, `Redis at ${this.address} is available again`);
     });
   }
 
