@@ -54,6 +54,9 @@ interface Ctx {
 
 type Handler = (c: Ctx) => Promise<Outcome>;
 
+/** A publish id names a Redis key: long enough for a UUID and a prefix, no longer. */
+const MAX_PUBID = 128;
+
 /** Sessions whose format and mode a node keeps for refreshes through a store outage. */
 const KNOWN_SESSIONS = 100_000;
 
@@ -327,6 +330,7 @@ export class Controller {
     if (to && !this.settings.publishUnicast) return this.nack(c, 'unicast by clients is disabled (publish.unicast=false)');
     if (!c.f[F.SUBJECT] && !to) return this.nack(c, 'no subject provided');
     if ((c.f[F.SUBJECT] ?? '').length > this.settings.limitSubject) return this.nack(c, this.subjectTooLong());
+    if ((c.f[F.PUBID] ?? '').length > MAX_PUBID) return this.nack(c, `p_pubid longer than ${MAX_PUBID} characters`);
     const data = dataEvent(c.f, c.session.id, onlineOnly);
     if (to) await this.dispatcher.unicast(data, to, onlineOnly);
     else await this.dispatcher.multicast(data, onlineOnly);

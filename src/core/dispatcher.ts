@@ -19,6 +19,9 @@ export interface PublishResult {
   delivered: number;
 }
 
+/** How long a publish id (`p_pubid`) is remembered: retries within it reach each receiver once. */
+const PUBID_TTL_MS = 10 * 60_000;
+
 /** How often a held-back event is offered again to a full queue. */
 const OVERFLOW_RETRY_MS = 50;
 
@@ -97,20 +100,28 @@ export class Dispatcher {
     return timeout > 0 && now - sub.lastSeen > timeout + this.settings.queueReadTimeoutMillis;
   }
 
-  /** Queues a batch; `isTemporary` tells a bail-out what to stop, undefined: look it up then. */
-  private async deliver(batch: Delivery[], isTemporary: (id: string) => boolean | undefined): Promise<number> {
+  /**
+   * Queues a batch; `isTemporary` tells a bail-out what to stop, undefined: look it up then.
+   * An event with a `p_pubid` skips receivers that publish id was already queued for (a retry).
+   */
+  private async deliver(all: Delivery[], isTemporary: (id: string) => boolean | undefined): Promise<number> {
+    const pubid = all[0]?.q.event[F.PUBID];
+    let batch = all;
+    if (pubid) {
+      const fresh = new Set(await this.store.notQueuedYet(pubid, all.map((d) => d.id)));
+      batch = all.filter((d) => fresh.has(d.id));
+    }
     // Behind events already held back for a session, a new one waits its turn.
     const direct = batch.filter((d) => !this.hold(d.id, d.q));
     const results = direct.length ? await this.store.enqueue(direct, this.settings.queueSize) : [];
-    let delivered = batch.length - direct.length;
+    const gone = new Set<string>();
     results.forEach((r, i) => {
-      if (r === 'ok') delivered++;
-      else if (r === 'full') {
-        this.startOverflow(direct[i].id, direct[i].q, isTemporary(direct[i].id));
-        delivered++;
-      }
+      if (r === 'gone') gone.add(direct[i].id);
+      else if (r === 'full') this.startOverflow(direct[i].id, direct[i].q, isTemporary(direct[i].id));
     });
-    return delivered;
+    const queued = batch.filter((d) => !gone.has(d.id)).map((d) => d.id);
+    if (pubid) await this.store.markQueued(pubid, queued, PUBID_TTL_MS);
+    return queued.length;
   }
 
   /** Appends to an existing overflow; false when the session has none. */

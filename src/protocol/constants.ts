@@ -40,6 +40,11 @@ export const F = {
   WAIT: 'p_wait',
   URL: 'p_url',
   REASON: 'p_reason',
+  /**
+   * A publisher's id for one publish (ours, not Java's): a retry with the same id is queued only
+   * for receivers that did not get it yet (docs/GUARANTEES.md).
+   */
+  PUBID: 'p_pubid',
   /** Marks an event published with publish_to_online (as Java does). */
   TO_ONLINE: 'publish_to_online',
 } as const;

@@ -19,6 +19,9 @@ export class MemoryStore implements Store {
   /** subject part -> session id -> full subscribed subject string (as `p:sj:<s>`). */
   private readonly bySubject = new Map<string, Map<string, string>>();
 
+  /** Publish ids (`p_pubid`) and whom they were queued for, oldest first. */
+  private readonly publishes = new Map<string, { ids: Set<string>; until: number }>();
+
   constructor(private readonly pageSize = 1000) {}
 
   private rec(s: MemSession, now = Date.now()): SessionRec {
@@ -136,6 +139,27 @@ export class MemoryStore implements Store {
       this.wake(s);
       return 'ok';
     });
+  }
+
+  async notQueuedYet(pubid: string, ids: readonly string[]): Promise<string[]> {
+    const p = this.publishes.get(pubid);
+    if (!p || p.until <= Date.now()) return [...ids];
+    return ids.filter((id) => !p.ids.has(id));
+  }
+
+  async markQueued(pubid: string, ids: readonly string[], ttlMs: number): Promise<void> {
+    const now = Date.now();
+    // Expired records go when new ones come: the map holds the publishes of the last ttlMs.
+    for (const [k, p] of this.publishes) {
+      if (p.until > now) break;
+      this.publishes.delete(k);
+    }
+    let p = this.publishes.get(pubid);
+    if (!p || p.until <= now) {
+      this.publishes.delete(pubid);
+      this.publishes.set(pubid, (p = { ids: new Set(), until: now + ttlMs }));
+    }
+    for (const id of ids) p.ids.add(id);
   }
 
   async peek(id: string): Promise<Queued[]> {

@@ -86,6 +86,14 @@ export interface Store {
   /** Appends to the sessions' queues (capacity per queue); `gone` when a session is missing. */
   enqueue(deliveries: readonly Delivery[], capacity: number): Promise<EnqueueResult[]>;
   /**
+   * Of `ids`, those the publish `pubid` (a publisher's `p_pubid`) was not yet queued for, as
+   * `markQueued` recorded it: a retried publish skips receivers that already have it.
+   */
+  notQueuedYet(pubid: string, ids: readonly string[]): Promise<string[]>;
+  /** Records that the publish `pubid` was queued for `ids`, for `ttlMs`. */
+  markQueued(pubid: string, ids: readonly string[], ttlMs: number): Promise<void>;
+
+  /**
    * The queued events, oldest first, left in the queue: an event leaves it only by `ack`, once
    * it was written to the client, so a node that dies while writing loses nothing.
    */

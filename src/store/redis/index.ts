@@ -10,7 +10,7 @@ import type { Delivery, EnqueueResult, NewSession, SessionRec, Store, StoreStats
 import { decodeQueued, decodeSession, decodeSubscription, encodeQueued, encodeSubscription, hashOf, isOnline, trustedLastSeen } from './codec';
 import { Connection, RedisUnavailableError, type ConnectionOptions } from './connection';
 import {
-  ALL_SESSIONS, SR_MODE, SS, lease, listenState, queue, session, subjectIndex, subjectSessions, subscriptions,
+  ALL_SESSIONS, SR_MODE, SS, lease, publishRecord, listenState, queue, session, subjectIndex, subjectSessions, subscriptions,
 } from './keys';
 import { AGE, AGED, DROP_LEASE, HDEL_IF_EQUAL, HSET_IF_EXISTS, PUSH_IF_ROOM, ACK_EVENTS, TAKE_LEASE } from './scripts';
 import { TurnCache } from './turn';
@@ -356,6 +356,22 @@ export class RedisStore implements Store {
         this.wake.polling ? this.wake.announce(woken) : undefined,
       ]);
       return results;
+    });
+  }
+
+  notQueuedYet(pubid: string, ids: readonly string[]): Promise<string[]> {
+    const key = publishRecord(pubid);
+    return this.io(async () => {
+      const member = await this.conn.batch(ids.map((id) => [key, 'SISMEMBER', id]));
+      return ids.filter((_, i) => member[i] !== 1);
+    });
+  }
+
+  markQueued(pubid: string, ids: readonly string[], ttlMs: number): Promise<void> {
+    if (ids.length === 0) return Promise.resolve();
+    const key = publishRecord(pubid);
+    return this.io(async () => {
+      await Promise.all([this.on(key).sadd(key, ...ids), this.on(key).pexpire(key, ttlMs)]);
     });
   }
 

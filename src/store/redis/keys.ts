@@ -45,5 +45,8 @@ export const SR_MODE = 'mode';
 /** Pub/sub channel our nodes use to wake each other; not a key, no `p:` prefix. */
 export const WAKE_CHANNEL = 'pushlet:wake';
 
+/** Whom a publish with `p_pubid` was queued for (a set, expiring); ours, outside Java's `p:` keys. */
+export const publishRecord = (pubid: string): string => `pushlet:pub:${pubid}`;
+
 /** A cluster-wide lease (e.g. which node runs an event source); ours, outside Java's `p:` keys. */
 export const lease = (name: string): string => `pushlet:lease:${name}`;
