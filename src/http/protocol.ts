@@ -169,9 +169,12 @@ async function hold(
   let body = head;
   /** Stream: characters handed to the response whose socket write has not completed. */
   let inFlight = 0;
+  /** Whether a socket write failed: what it carried did not reach the client. */
+  let failed = false;
   let onDrained: (() => void) | undefined;
-  const written = (n: number) => () => {
+  const written = (n: number) => (err?: Error | null) => {
     inFlight -= n;
+    if (err) failed = true;
     if (inFlight === 0) onDrained?.();
   };
   const write = (s: string): boolean => {
@@ -186,7 +189,7 @@ async function hold(
   const flush = (ms: number): Promise<boolean> => {
     if (res.destroyed) return Promise.resolve(false);
     if (res.writableEnded) return Promise.resolve(res.writableFinished);
-    if (streaming && inFlight === 0) return Promise.resolve(true);
+    if (streaming && inFlight === 0) return Promise.resolve(!failed);
     return new Promise((resolve) => {
       const done = (ok: boolean) => {
         clearTimeout(timer);
@@ -199,7 +202,7 @@ async function hold(
       const closed = () => done(res.writableFinished);
       const timer = setTimeout(() => done(false), ms);
       res.once('close', closed);
-      if (streaming) onDrained = () => done(true);
+      if (streaming) onDrained = () => done(!failed);
       else sendWhole(res, headers(), body + writer.end(), deps.responseCharset, () => done(true));
     });
   };
