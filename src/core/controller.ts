@@ -7,7 +7,7 @@ import { AddressWindow } from './admission';
 import type { AuthDecision, AuthHook, AuthRequest } from './auth';
 import type { SessionBinding } from './binding';
 import type { Dispatcher } from './dispatcher';
-import type { Logger } from './log';
+import type { Logger } from '../logger';
 import { newSessionId } from './sessions';
 import { leaseMs, type CoreSettings } from './settings';
 

@@ -2,7 +2,7 @@ import { isStoreUnavailable } from '../errors';
 import { F } from '../protocol/constants';
 import type { Fields, Queued } from '../protocol/event';
 import type { Delivery, Store, Subscriber } from '../store/store';
-import type { Logger } from './log';
+import type { Logger } from '../logger';
 import { NO_METRICS, type CoreMetrics } from './metrics';
 import type { CoreSettings } from './settings';
 import { subjectKeys } from './subjects';

@@ -1,7 +1,7 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { isStoreUnavailable } from '../errors';
 import type { Store } from '../store/store';
-import type { Logger } from './log';
+import type { Logger } from '../logger';
 import type { CoreSettings } from './settings';
 
 const CONSONANTS = 'bcdfghjklmnpqrstvwxyz';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Logger } from './log';
+import type { Logger } from '../logger';
 
 /** What a source is given: a way to publish, and a logger. */
 export interface SourceContext {

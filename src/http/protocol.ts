@@ -5,7 +5,7 @@ import { runChannel, type ChannelDeps, type Sink } from '../core/channel';
 import { Rounds } from '../core/rounds';
 import type { Controller, Outcome } from '../core/controller';
 import type { CoreSettings } from '../core/settings';
-import type { Logger } from '../core/log';
+import type { Logger } from '../logger';
 import type { Store } from '../store/store';
 import { wireChunk } from '../protocol/charset';
 import { PushletError } from '../errors';

@@ -5,15 +5,9 @@
  */
 import Redis, { Cluster, type RedisOptions } from 'ioredis';
 import { StoreUnavailableError } from '../../errors';
+import { SILENT, type Logger } from '../../logger';
 import { ALL_SCRIPTS, BATCH, type ScriptDef } from './scripts';
 import { ShardRing } from './sharding';
-
-export interface StoreLogger {
-  debug(obj: object | string, msg?: string): void;
-  info(obj: object | string, msg?: string): void;
-  warn(obj: object | string, msg?: string): void;
-  error(obj: object | string, msg?: string): void;
-}
 
 export interface ConnectionOptions {
   /** `host:port[:password]`, comma-separated; several servers are client-side shards. */
@@ -26,7 +20,7 @@ export interface ConnectionOptions {
   redisOptions?: RedisOptions;
   /** Connect timeout, as Java's `redis.socketto`. */
   socketTimeoutMs: number;
-  logger?: StoreLogger;
+  logger?: Logger;
 }
 
 /**
@@ -53,15 +47,13 @@ export function parseServerlist(list: string): RedisOptions[] {
     });
 }
 
-const silent: StoreLogger = { debug() {}, info() {}, warn() {}, error() {} };
-
 type ScriptCall = (key: string, ...args: (string | number)[]) => Promise<unknown>;
 
 /** A single-key command for `batch`: its key, its name, its other arguments. */
 export type KeyCommand = readonly [key: string, command: string, ...args: string[]];
 
 export class Connection {
-  readonly log: StoreLogger;
+  readonly log: Logger;
   /** Standalone servers in serverlist order (one unless sharded); empty with a cluster. */
   private readonly servers: Redis[] = [];
   private readonly cluster?: Cluster;
@@ -74,7 +66,7 @@ export class Connection {
   readonly address: string;
 
   constructor(opts: ConnectionOptions) {
-    this.log = opts.logger ?? silent;
+    this.log = opts.logger ?? SILENT;
     const common: RedisOptions = {
       ...opts.redisOptions,
       connectTimeout: opts.socketTimeoutMs,

@@ -17,7 +17,6 @@ import { TurnCache } from './turn';
 import { Wake } from './wake';
 
 export { RedisUnavailableError } from './connection';
-export type { StoreLogger } from './connection';
 
 export interface RedisStoreOptions extends ConnectionOptions {
   /** Entries per ZRANGE page, as Java's `redis.pagesize`. */

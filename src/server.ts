@@ -1,0 +1,216 @@
+import { randomBytes } from 'node:crypto';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { loadConfig, type Config, type ConfigSources } from './config/config';
+import type { AuthHook } from './core/auth';
+import { SessionBinding } from './core/binding';
+import { Controller } from './core/controller';
+import { Dispatcher } from './core/dispatcher';
+import type { Logger } from './logger';
+import { Aging } from './core/sessions';
+import { Sources, type EventSource } from './core/sources';
+import { createApp } from './http/app';
+import { Metrics } from './http/metrics';
+import { normalizeCharset } from './protocol/charset';
+import { E, F } from './protocol/constants';
+import { event, type Fields } from './protocol/event';
+import { loadAuthHook, loadSource } from './plugins';
+import { MemoryStore } from './store/memory';
+import { RedisStore } from './store/redis';
+import type { Store } from './store/store';
+
+export interface ServerOptions {
+  /** Path of a Java pushlet.properties file. */
+  configFile?: string;
+  /** Settings by property name (`queue.size`) or config key (`queueSize`); win over file and env. */
+  overrides?: ConfigSources['overrides'];
+  /** Environment to read settings from; default `process.env`. */
+  env?: ConfigSources['env'];
+  /** A store to use instead of the one the config selects; the caller starts it. */
+  store?: Store;
+  logger?: Logger;
+  /** An authorisation hook; wins over the `auth.module` setting. */
+  auth?: AuthHook;
+  /** Event sources to run (each on one node of a cluster), beside those of `sources.list`. */
+  sources?: EventSource[];
+}
+
+/** pino level for Java's `log.level` (1 fatal ... 6 trace; 0 silences). */
+function pinoLevel(level: number): pino.LevelWithSilent {
+  return (['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const)[Math.min(level, 6)];
+}
+
+/** A pushlet server: create, `listen`, publish from application code, `close`. */
+export class PushletServer {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly store: Store;
+  readonly metrics = new Metrics();
+  private readonly http: Server;
+  private readonly aging: Aging;
+  private readonly dispatcher: Dispatcher;
+  private readonly sources: Sources;
+  private readonly shutdown = new AbortController();
+  /** A store passed in is started by its owner; one made from config is started here. */
+  private readonly ownStore: boolean;
+  private readonly open = new Set<Promise<void>>();
+  private closing?: Promise<void>;
+
+  constructor(opts: ServerOptions = {}) {
+    this.config = loadConfig({ file: opts.configFile, env: opts.env ?? process.env, overrides: opts.overrides });
+    const c = this.config;
+    // loadConfig refused charsets it does not know.
+    const requestCharset = normalizeCharset(c.requestCharset)!;
+    const responseCharset = normalizeCharset(c.responseCharset)!;
+    this.log = opts.logger ?? pino({ level: pinoLevel(c.logLevel) });
+    this.ownStore = !opts.store;
+    this.store = opts.store ?? this.makeStore();
+    this.dispatcher = new Dispatcher(this.store, c, this.log, (id, temporary) => this.store.stopSession(id, !temporary), this.metrics);
+    const controller = new Controller(this.store, c, this.dispatcher, this.log, {
+      auth: opts.auth ?? (c.authModule ? loadAuthHook(c.authModule) : undefined),
+      binding: this.binding(),
+    });
+    this.aging = new Aging(this.store, c, this.log);
+    const sources = [...(c.sourcesActivate ? c.sourcesList.map(loadSource) : []), ...(opts.sources ?? [])];
+    this.sources = new Sources(sources, this.store, { publish: (subject, fields) => this.publish(subject, fields), log: this.log }, c.sourcesLeaseMillis);
+    this.metrics.gauge('pushlet_sessions', 'Sessions in the store (all nodes)', () => this.store.countSessions());
+    this.metrics.gauge('pushlet_subscriptions', 'Subscriptions in the store (all nodes)', () => this.countSubscriptions());
+    const stats = this.store.stats?.bind(this.store);
+    if (stats) {
+      this.metrics.counter('pushlet_redis_commands_total', 'Redis commands sent by this node', () => stats().commands);
+      this.metrics.counter('pushlet_redis_errors_total', 'Redis commands that failed on this node', () => stats().errors);
+      this.metrics.counter('pushlet_redis_outages_total', 'Times a Redis server became unreachable from this node', () => stats().outages);
+      this.metrics.gauge('pushlet_redis_up', '1 while every Redis server answers this node, else 0', () => (stats().down === 0 ? 1 : 0));
+    }
+    this.metrics.gauge('pushlet_sources_active', 'Event sources running on this node', () => this.sources.active.length);
+    const app = createApp({
+      context: c.context,
+      corsOrigins: c.corsOrigins,
+      trustProxy: c.trustProxy,
+      metrics: this.metrics,
+      webappDir: c.webapp || undefined,
+      protocol: {
+        controller, store: this.store, settings: c, log: this.log,
+        requestCharset, responseCharset, responseCharsetLabel: c.responseCharset,
+        maxBodyBytes: c.limitBodyBytes,
+        limits: { fields: c.limitFields, nameLength: c.limitFieldName, valueLength: c.limitFieldValue },
+        metrics: this.metrics,
+        shutdown: this.shutdown.signal,
+        open: this.open,
+        stopReceiver: (id, dropped, why) => this.dispatcher.bailOut(id, undefined, dropped, why),
+      },
+    });
+    this.http = createHttpServer(app);
+  }
+
+  private binding(): SessionBinding | undefined {
+    const c = this.config;
+    if (c.sessionBind === 'none') {
+      this.log.warn('session.bind=none: a session id is the only credential, and every receiver of its events sees it; set session.bind=cookie for browser-only deployments (docs/MIGRATING.md)');
+      return undefined;
+    }
+    let secret = c.sessionBindSecret;
+    if (!secret) {
+      secret = randomBytes(32).toString('hex');
+      this.log.warn('session.bind.secret is not set: using a random one, valid for this process only (set it on every node of a cluster)');
+    }
+    return new SessionBinding(secret, c.context);
+  }
+
+  /** The Redis store when `redis.serverlist` or `redis.url` is set, else the embedded one. */
+  private makeStore(): Store {
+    const c = this.config;
+    if (!c.redisServerlist && !c.redisUrl) return new MemoryStore();
+    return new RedisStore({
+      serverlist: c.redisServerlist || undefined,
+      url: c.redisUrl || undefined,
+      cluster: c.redisCluster,
+      pageSize: c.redisPagesize,
+      socketTimeoutMs: c.redisSocketto,
+      pollIntervalMs: c.redisPollIntervalMillis,
+      logger: this.log,
+    });
+  }
+
+  /** Starts listening; resolves to the base URL, e.g. `http://127.0.0.1:8080`. */
+  async listen(port = this.config.port, host = this.config.host): Promise<string> {
+    if (this.ownStore) await this.store.start();
+    await new Promise<void>((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(port, host, () => {
+        this.http.off('error', reject);
+        resolve();
+      });
+    });
+    this.aging.start();
+    await this.sources.start();
+    return this.url;
+  }
+
+  get url(): string {
+    const a = this.http.address() as AddressInfo;
+    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address === '0.0.0.0' ? '127.0.0.1' : a.address;
+    return `http://${host}:${a.port}`;
+  }
+
+  /** Publishes to every session subscribed to `subject` (as a client's publish, with no sender). */
+  async publish(subject: string, data: Record<string, string> = {}): Promise<number> {
+    const e = this.serverEvent(data);
+    e[F.SUBJECT] = subject;
+    return (await this.dispatcher.multicast(e, false)).delivered;
+  }
+
+  /** Sends to one session (as `p_to`); 0 when it does not exist. */
+  async unicast(id: string, data: Record<string, string> = {}): Promise<number> {
+    const e = this.serverEvent(data);
+    e[F.TO] = id;
+    return (await this.dispatcher.unicast(e, id, false)).delivered;
+  }
+
+  /** All subscriptions, a page of sessions at a time (one pipelined round trip a page on Redis). */
+  private async countSubscriptions(): Promise<number> {
+    let total = 0;
+    for await (const ids of this.store.sessionIds()) {
+      for (const subjects of await Promise.all(ids.map((id) => this.store.subscribedSubjects(id)))) total += subjects.length;
+    }
+    return total;
+  }
+
+  /** Sends to every session, whatever it subscribed to. */
+  async broadcast(data: Record<string, string> = {}): Promise<number> {
+    return (await this.dispatcher.broadcast(this.serverEvent(data))).delivered;
+  }
+
+  private serverEvent(data: Record<string, string>): Fields {
+    return Object.assign(event(E.DATA), data, { [F.EVENT]: E.DATA });
+  }
+
+  /**
+   * Stops: no new connections; held requests end with a refresh (their clients come back, to
+   * another node in a cluster); timers stop; the store closes. Bounded by `graceMs`.
+   */
+  close(graceMs = 5000): Promise<void> {
+    this.closing ??= this.shutDown(graceMs);
+    return this.closing;
+  }
+
+  private async shutDown(graceMs: number): Promise<void> {
+    this.shutdown.abort();
+    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    this.http.closeIdleConnections();
+    const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+    await Promise.race([Promise.allSettled([...this.open]), grace]);
+    this.http.closeAllConnections();
+    await closed;
+    await this.sources.stop();
+    await this.aging.stop();
+    this.dispatcher.close();
+    await this.store.close();
+  }
+}
+
+export function createServer(opts: ServerOptions = {}): PushletServer {
+  return new PushletServer(opts);
+}
+
