@@ -66,7 +66,7 @@ export interface Case {
   from?: string[];
   /** The case runs once per format, `{{format}}` being that format. */
   formats: FormatName[];
-  /** Set when our server deliberately differs from Java (a DIFF of PROTOCOL.md): why. */
+  /** Set when our server deliberately differs from Java (a DIFF of docs/PROTOCOL.md): why. */
   diff?: string;
   /** Server settings (pushlet.properties names) the case assumes. */
   needs?: Record<string, string | number | boolean>;

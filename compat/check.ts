@@ -3,7 +3,7 @@ import { BodyError, DECODERS, type Fields, type FormatName } from './decode';
 import type { Received } from './http';
 import { matchTemplate, type Scope } from './template';
 
-/** Headers every protocol response carries (PROTOCOL.md section 7). */
+/** Headers every protocol response carries (docs/PROTOCOL.md section 7). */
 const NO_CACHE: ReadonlyArray<[string, string]> = [
   ['expires', 'Sat, 6 May 1995 12:00:00 GMT'],
   ['cache-control', 'no-store, no-cache, must-revalidate'],

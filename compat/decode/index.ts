@@ -11,7 +11,7 @@ export const FORMAT_NAMES = ['xml-strict', 'xml', 'js', 'json'] as const;
 export type FormatName = (typeof FORMAT_NAMES)[number];
 
 export interface FormatDecoder {
-  /** The media type of PROTOCOL.md section 6 (the charset is checked separately). */
+  /** The media type of docs/PROTOCOL.md section 6 (the charset is checked separately). */
   mediaType: string;
   decode(body: string): Decoded;
 }

@@ -17,6 +17,6 @@ export type AuthDecision = { allow: true; fields?: Record<string, string> } | { 
 
 /**
  * A hook module exports `authorize(request)` returning a decision (or a promise of one). It is
- * named by `auth.module`; see docs/SECURITY.md and examples/auth-signed-token.js.
+ * named by `auth.module`; see docs/MIGRATING.md section 5 and examples/auth-signed-token.js.
  */
 export type AuthHook = (request: AuthRequest) => AuthDecision | Promise<AuthDecision>;

@@ -90,8 +90,9 @@ type Answered = 'more' | 'ended';
  * answer that carries them, so a node killed at any moment, or a client dropping mid-answer,
  * loses none; the client may see one again (`p_seq` starts at 1 in each response).
  *
- * Whatever happens, a pull or poll answer ends with a `refresh` event: legacy pages never ask
- * again without one. While the store is unavailable, a request is held out its read timeout
+ * Whatever happens, a pull or poll answer ends with a `refresh` event (unless the session ended:
+ * then `abort`): legacy pages never ask again without one. While the store is unavailable, a
+ * request is held out its read timeout (a poll: none)
  * and answered with a heartbeat (and the refresh), so pages keep polling through an outage.
  */
 export async function runChannel(deps: ChannelDeps, req: ChannelRequest, sink: Sink): Promise<void> {

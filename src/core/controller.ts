@@ -67,7 +67,7 @@ const RECLAIM_BATCH = 100;
 const SERVER_OWNED = [F.SID, F.SEQ, F.LABEL] as const;
 
 /**
- * What each `p_event` does (PROTOCOL.md section 3): a table from event type to handler. A
+ * What each `p_event` does (docs/PROTOCOL.md section 3): a table from event type to handler. A
  * handler returns the response events, and whether the data channel follows.
  */
 export class Controller {
@@ -109,7 +109,7 @@ export class Controller {
 
   /**
    * A refresh while the store is away. Legacy pages that get an error (or no `refresh` event)
-   * never ask again, so it is answered as usual: the data channel holds it out its read timeout
+   * never ask again, so it is answered as usual: the data channel holds it out its read timeout (poll: none)
    * and ends it with a heartbeat and a refresh, and the page keeps polling until the store is
    * back. The format is the one this node last saw for the session; for one it never saw, what
    * the legacy clients use: `xml` for the Java client, `xml-strict` for pages.
@@ -272,7 +272,7 @@ export class Controller {
   private async refresh(c: Ctx): Promise<Outcome> {
     let mode = c.session.mode;
     if (!mode) {
-      // DIFF: Java answers an empty body; we treat it as a pull listen without subject.
+      // DIFF 2: Java answers an empty body; we treat it as a pull listen without subject.
       mode = 'pull';
       await this.store.kick(c.session.id, leaseMs(this.settings), { mode });
     }

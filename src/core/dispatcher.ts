@@ -27,7 +27,7 @@ const OVERFLOW_RETRY_MS = 50;
 
 /**
  * Who receives a published event, and putting it in their queues. A publish never waits on one
- * receiver (DIFF: Java held the publish request up to queue.write.timeout per full queue): events
+ * receiver (DIFF 10: Java held the publish request up to queue.write.timeout per full queue): events
  * for a full queue are held here and offered again until the receiver makes room or its
  * `queue.write.timeout.millis` runs out, when it is stopped ("bailing out", as Java does).
  */

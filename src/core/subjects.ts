@@ -1,7 +1,7 @@
 import type { Config } from '../settings';
 
 /**
- * Subject matching (PROTOCOL.md section 10). A subscription names one subject or several,
+ * Subject matching (docs/PROTOCOL.md section 10). A subscription names one subject or several,
  * comma-separated; each is listed on its own in the store. `prefix` (original Pushlets): an
  * event matches when its subject starts with a subscribed one. `exact` (Redis fork, and what Java
  * nodes deliver): equal strings only.

@@ -34,7 +34,7 @@ export interface ProtocolDeps {
   stopReceiver: ChannelDeps['stopReceiver'];
 }
 
-/** Headers of every protocol response (PROTOCOL.md section 7). */
+/** Headers of every protocol response (docs/PROTOCOL.md section 7). */
 export const NO_CACHE_HEADERS: Record<string, string | string[]> = {
   Expires: 'Sat, 6 May 1995 12:00:00 GMT',
   'Cache-Control': ['no-store, no-cache, must-revalidate', 'post-check=0, pre-check=0'],
@@ -54,7 +54,8 @@ export interface RequestTarget {
 
 function plainError(res: ServerResponse, t: RequestTarget, status: number, message: string): void {
   const body = Buffer.from(message + '\n', 'utf8');
-  res.writeHead(status, { ...t.headers, 'Content-Type': 'text/plain; charset=UTF-8', 'Content-Length': body.length });
+  // Never cached either (Java's error pages say no-cache too).
+  res.writeHead(status, { ...t.headers, ...NO_CACHE_HEADERS, 'Content-Type': 'text/plain; charset=UTF-8', 'Content-Length': body.length });
   res.end(body);
 }
 

@@ -156,7 +156,7 @@ function checkFields(f: Fields, limits: DecodeLimits): void {
 /**
  * Turns a request into the event it carries. GET: the query's fields. POST of an XML event (a
  * body starting with `<`, whatever its Content-Type: curl sends XML as a form): the element's
- * fields only, as Java reads it. POST of a form (DIFF: Java read only XML): its fields laid over
+ * fields only, as Java reads it. POST of a form (DIFF 15: Java read only XML): its fields laid over
  * the query's. An empty `p_event` counts as none.
  */
 export function decodeRequest(req: RawRequest, requestCharset: string, limits?: DecodeLimits): Fields {

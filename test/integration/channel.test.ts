@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { http, parseXmlEvents, qs, sleep, stream, TestClient } from '../support/client';
 import { startServer, type Running } from '../support/server';
 
-/** PROTOCOL.md section 5: the data channel in its three modes, and section 7's headers. */
+/** docs/PROTOCOL.md section 5: the data channel in its three modes, and section 7's headers. */
 describe('data channel (section 5)', () => {
   let s: Running;
   before(async () => { s = await startServer(); });

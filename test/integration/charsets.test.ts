@@ -5,7 +5,7 @@ import { startServer, type Running } from '../support/server';
 
 const pct = (buf: Buffer) => [...buf].map((b) => '%' + b.toString(16).toUpperCase().padStart(2, '0')).join('');
 
-/** PROTOCOL.md section 8: request and response charsets. */
+/** docs/PROTOCOL.md section 8: request and response charsets. */
 describe('charsets (section 8)', () => {
   describe('UTF-8 server', () => {
     let s: Running;

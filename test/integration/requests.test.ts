@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { http, qs, TestClient, type Ev } from '../support/client';
 import { startServer, type Running } from '../support/server';
 
-/** PROTOCOL.md sections 2 and 3: every request case and every p_event. */
+/** docs/PROTOCOL.md sections 2 and 3: every request case and every p_event. */
 describe('protocol requests (sections 2 and 3)', () => {
   let s: Running;
   before(async () => { s = await startServer(); });

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { sleep, TestClient } from '../support/client';
 import { startServer, type Running } from '../support/server';
 
-/** PROTOCOL.md section 4: persistent sessions, leases and aging, queue capacity. */
+/** docs/PROTOCOL.md section 4: persistent sessions, leases and aging, queue capacity. */
 describe('sessions (section 4)', () => {
   describe('persistent sessions', () => {
     let s: Running;

@@ -136,7 +136,7 @@ describe('Redis store: interop with Java nodes', function () {
     expect((await seen()).every((v) => typeof v === 'number')).to.equal(true);
   });
 
-  describe('a ghost session (PROTOCOL.md E09)', () => {
+  describe('a ghost session (docs/PROTOCOL.md section 11, DIFF 11)', () => {
     const G = '-18d286a2:1a21cfd9220:-7ff8';
 
     beforeEach(async () => {

@@ -3,7 +3,7 @@ import { escaper, fieldsText, fieldStyle, type FormatSpec } from './writer';
 
 /**
  * Escapes a value for a JavaScript string literal inside an HTML `<script>`.
- * DIFF: Java inserted values raw, so a quote broke the page and `</script>` injected markup.
+ * DIFF 9: Java inserted values raw, so a quote broke the page and `</script>` injected markup.
  */
 export const escapeJsString = escaper(/[\\"'<>&\u0000-\u001f\u2028\u2029\u007f]/g, (c) => {
   switch (c) {

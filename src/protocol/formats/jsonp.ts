@@ -9,7 +9,7 @@ export function isValidCallback(name: string): boolean {
 }
 
 /**
- * DIFF (optional in PROTOCOL.md): the `json` format wrapped as `callback([...]);` when the request
+ * DIFF 16 (docs/PROTOCOL.md section 6): the `json` format wrapped as `callback([...]);` when the request
  * names `p_callback`, for pages on other origins without CORS. The name was validated first.
  */
 export function jsonp(callback: string): FormatSpec {

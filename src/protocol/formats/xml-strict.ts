@@ -5,7 +5,7 @@ const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;
 
 /**
  * Escapes an attribute value for the legacy AJAX client's Xparse, which decodes only these five
- * entities. DIFF: Java wrote `'` as `&#039;` and `\` as `&#092;`, which Xparse showed literally;
+ * entities. DIFF 7: Java wrote `'` as `&#039;` and `\` as `&#092;`, which Xparse showed literally;
  * newlines stay raw because Xparse keeps them (a `&#10;` would also show literally).
  */
 export const escapeXmlStrict = escaper(/[&<>"']/g, (c) => ENTITIES[c]);

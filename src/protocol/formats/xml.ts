@@ -4,7 +4,7 @@ import { xmlAttributes, xmlEvent } from './xml-strict';
 /**
  * Escapes a value for the `xml` stream read by the Java PushletClient, whose parser cuts an
  * element at the first `>` and takes a backslash as escaping the next character.
- * DIFF: Java wrote values raw, so `"` or `>` broke that parser.
+ * DIFF 8: Java wrote values raw, so `"` or `>` broke that parser.
  */
 export const escapeXmlStream = escaper(/[\\">]/g, (c) => (c === '>' ? '&gt;' : '\\' + c));
 

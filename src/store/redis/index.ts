@@ -1,5 +1,5 @@
 /**
- * The `redis` store: all state in Java's key model (PROTOCOL.md section 11), so our nodes and
+ * The `redis` store: all state in Java's key model (docs/PROTOCOL.md section 11), so our nodes and
  * Java Pushlet nodes serve one cluster. Only single-key commands and scripts that treat each of
  * their keys by itself, run per server (Connection.scriptMany).
  */
@@ -179,7 +179,7 @@ export class RedisStore implements Store {
       const lease = String(leaseMs);
       const fields = [SS.TIME_TO_LIVE, lease, SS.OWN_TIME_TO_LIVE, lease, SS.LAST_SEEN, String(Date.now())];
       if (patch?.address !== undefined) fields.push(SS.ADDRESS, patch.address);
-      // Never brings back a deleted session (Java's ghost sessions, PROTOCOL.md E09).
+      // Never brings back a deleted session (Java's ghost sessions: docs/PROTOCOL.md section 11, DIFF 11).
       const written = await this.conn.script(HSET_IF_EXISTS, session(id), ...fields);
       if (written !== 1) return;
       await Promise.all([
@@ -202,7 +202,7 @@ export class RedisStore implements Store {
     });
   }
 
-  /** Java's deletes for a temporary session, in its order (PROTOCOL.md section 11). */
+  /** Java's deletes for a temporary session, in its order (docs/PROTOCOL.md section 11). */
   private async deleteSession(id: string): Promise<void> {
     const sc = subscriptions(id);
     const [subjects] = await Promise.all([
@@ -323,7 +323,7 @@ export class RedisStore implements Store {
 
   /**
    * A session listed under a subject whose hash is gone: Java would bring it back as a ghost
-   * (PROTOCOL.md E09). We delete what is left of it instead.
+   * (docs/PROTOCOL.md section 11, DIFF 11). We delete what is left of it instead.
    */
   private async dropGhost(id: string, part: string): Promise<void> {
     await Promise.all([

@@ -1,4 +1,4 @@
-/** Key and field names of the Java key model (PROTOCOL.md section 11), in one place. */
+/** Key and field names of the Java key model (docs/PROTOCOL.md section 11), in one place. */
 
 /** Every session id; score = creation time ms. */
 export const ALL_SESSIONS = 'p:zset:as';
