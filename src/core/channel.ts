@@ -37,6 +37,8 @@ export interface ChannelDeps {
    * `queue.write.timeout.millis`), as a full queue stops it; `dropped` events were still queued.
    */
   stopReceiver(id: string, dropped: number, why: string): void;
+  /** Whether the session left by its own `leave` (on this node) lately. */
+  hasLeft(id: string): boolean;
 }
 
 export interface ChannelRequest {
@@ -158,8 +160,10 @@ export async function runChannel(deps: ChannelDeps, req: ChannelRequest, sink: S
         if (stream || events.length === 0) {
           const rec = await store.getSession(id);
           if (!rec || !rec.online) {
+            // A session stopped by the server gets `abort`; one that left itself, nothing more
+            // (as Java: pages that see `abort` join again).
             ended = true;
-            sink.write(event(E.ABORT, { [F.ID]: id }), own());
+            if (!deps.hasLeft(id)) sink.write(event(E.ABORT, { [F.ID]: id }), own());
             await sink.flush(s.queueWriteTimeoutMillis);
             return 'ended';
           }

@@ -54,6 +54,9 @@ interface Ctx {
 
 type Handler = (c: Ctx) => Promise<Outcome>;
 
+/** How long a node remembers that a session left, for its held request. */
+const LEFT_MEMORY_MS = 60_000;
+
 /** A publish id names a Redis key: long enough for a UUID and a prefix, no longer. */
 const MAX_PUBID = 128;
 
@@ -73,6 +76,8 @@ const SERVER_OWNED = [F.SID, F.SEQ, F.LABEL] as const;
 export class Controller {
   /** Format and mode of sessions seen lately (at most KNOWN_SESSIONS), for refreshes through an outage. */
   private readonly known = new Map<string, { format: Format; mode?: Mode }>();
+  /** Sessions that left lately, and when. */
+  private readonly left = new Map<string, number>();
   private readonly handlers: Record<string, Handler> = {
     [E.LISTEN]: (c) => this.listen(c, E.LISTEN_ACK),
     [E.REFRESH]: (c) => this.refresh(c),
@@ -119,6 +124,23 @@ export class Controller {
     const known = this.known.get(id);
     const format = known?.format ?? (req.userAgent.toLowerCase().includes('java') ? 'xml' : 'xml-strict');
     return { kind: 'events', format, events: [event(E.REFRESH_ACK)], channel: { id, mode: known?.mode === 'poll' ? 'poll' : 'pull', afterListen: false, outage: true } };
+  }
+
+  /**
+   * Whether `id` left by its own `leave` on this node within the last minute: its held request
+   * then ends with no event (DIFF 21).
+   */
+  hasLeft(id: string): boolean {
+    this.forgetLeaves(Date.now());
+    return this.left.has(id);
+  }
+
+  /** Forgets leaves older than LEFT_MEMORY_MS (the map is in time order). */
+  private forgetLeaves(now: number): void {
+    for (const [k, t] of this.left) {
+      if (now - t < LEFT_MEMORY_MS) break;
+      this.left.delete(k);
+    }
   }
 
   /** What this node last saw of a session, for `refreshThroughOutage`. */
@@ -338,6 +360,10 @@ export class Controller {
   }
 
   private async leave(c: Ctx): Promise<Outcome> {
+    const now = Date.now();
+    this.forgetLeaves(now);
+    this.left.delete(c.session.id);
+    this.left.set(c.session.id, now);
     await this.store.stopSession(c.session.id, !c.session.temporary);
     this.known.delete(c.session.id);
     this.log.info({ session: c.session.id }, 'session left');

@@ -82,7 +82,7 @@ export function protocolHandler(deps: ProtocolDeps): ProtocolHandler {
     held,
     deps: {
       store: deps.store, settings: deps.settings, rounds: new Rounds(deps.settings.deliveryBatchMaxMillis),
-      metrics: deps.metrics, stopReceiver: deps.stopReceiver,
+      metrics: deps.metrics, stopReceiver: deps.stopReceiver, hasLeft: (id) => deps.controller.hasLeft(id),
     },
   };
 

@@ -83,13 +83,39 @@ describe('data channel (section 5)', () => {
     expect(parseXmlEvents(r.text).slice(1, 4).map((e) => e.p_seq)).to.deep.equal(['1', '2', '3']);
   });
 
-  it('stream: ends with an abort event when the session leaves', async () => {
+  it('stream: ends at once, with no abort, when the session leaves (DIFF 21)', async () => {
     const c = new TestClient(s.srv);
     await c.join();
-    const r = await stream(url({ p_event: 'listen', p_id: c.id, p_subject: '/ch/abort' }), (t) => t.includes('p_event="abort"'), 3000,
+    const t0 = Date.now();
+    const r = await stream(url({ p_event: 'listen', p_id: c.id, p_subject: '/ch/abort' }), () => false, 3000,
       () => void sleep(100).then(() => c.event('leave')));
-    expect(r.completed).to.equal(true);
-    expect(parseXmlEvents(r.text).pop()).to.include({ p_event: 'abort' });
+    expect(r.completed, 'the response ended').to.equal(true);
+    expect(Date.now() - t0, 'at once, not after the read timeout').to.be.below(1000);
+    expect(parseXmlEvents(r.text).map((e) => e.p_event)).to.deep.equal(['listen-ack', 'hb']);
+  });
+
+  it('pull: a held refresh ends at once with only its refresh-ack when the session leaves (DIFF 21)', async () => {
+    const slow = await startServer({ 'queue.read.timeout.millis': 5000 });
+    try {
+      const c = await new TestClient(slow.srv).joinPull('/ch/leave');
+      const t0 = Date.now();
+      const held = c.event('refresh');
+      await sleep(100);
+      expect((await new TestClient(slow.srv).send({ p_event: 'leave', p_id: c.id })).events[0].p_event).to.equal('leave-ack');
+      expect((await held).map((e) => e.p_event)).to.deep.equal(['refresh-ack']);
+      expect(Date.now() - t0).to.be.below(2000);
+    } finally { await slow.server.close(); }
+  });
+
+  it('pull: a held refresh of a session the server stops (its lease ran out) ends with abort', async () => {
+    const aging = await startServer({ 'queue.read.timeout.millis': 5000, 'session.lease.millis': 400, 'session.aging.interval.millis': 100 });
+    try {
+      const c = await new TestClient(aging.srv).joinPull('/ch/expire');
+      const t0 = Date.now();
+      const events = await c.event('refresh');
+      expect(events.map((e) => e.p_event)).to.deep.equal(['refresh-ack', 'abort']);
+      expect(Date.now() - t0).to.be.below(3000);
+    } finally { await aging.server.close(); }
   });
 
   it('forces pull for a Safari User-Agent (listen.force.pull.agents)', async () => {
