@@ -3,21 +3,14 @@
  * generator. Forked by proc.ts with one JSON argument ({ kind, overrides }); talks over IPC.
  */
 import type { AddressInfo } from 'node:net';
-import { createServer, loadConfig, type Store } from '../src/index';
+import { RedisStore, createServer, loadConfig, storeSettings, type Store } from '../src/index';
 import { createBareServer } from './bare';
 import type { FromServer, ServerSpec, ToServer } from './proc';
 
-/** The compiled Redis store's entry, loaded only when asked for: it may not be built yet. */
-type RedisStoreModule = { RedisStore: { connect(o: { url: string; pageSize: number; socketTimeoutMs: number }): Promise<Store> } };
-
-/**
- * The Redis store, built here rather than selected by `redis.url`, so the bench runs whether or
- * not src/index.ts wires that setting; its sizes come from the same settings.
- */
+/** The Redis store, made as the server would make it from the same settings. */
 async function redisStore(url: string, overrides: ServerSpec['overrides']): Promise<Store> {
   const c = loadConfig({ env: {}, overrides });
-  const { RedisStore } = require('../src/store/redis/index') as RedisStoreModule;
-  return RedisStore.connect({ url, pageSize: c.redisPagesize, socketTimeoutMs: c.redisSocketto });
+  return RedisStore.connect({ ...storeSettings(c), url, socketTimeoutMs: c.redisSocketto });
 }
 
 async function start(spec: ServerSpec): Promise<{ url: string; close: () => Promise<void> }> {

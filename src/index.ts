@@ -1,11 +1,12 @@
 /** The library: create a server, or use its parts (stores, errors, types). */
-export { createServer, PushletServer, type ServerOptions } from './server';
+export { createServer, PushletServer, storeSettings, type ServerOptions } from './server';
 export { ConfigError, loadConfig, type ConfigSources } from './config/config';
 export type { Config } from './settings';
 export { PushletError, StoreUnavailableError } from './errors';
 export type { Logger } from './logger';
 export type {
-  Store, SessionRec, NewSession, Subscription, Subscriber, Delivery, EnqueueResult, StoreStats,
+  Store, SessionStore, SubscriptionStore, QueueStore, LeaseStore, StoreLifecycle, StoreSettings, SessionPatch,
+  SessionRec, NewSession, Subscription, Subscriber, Delivery, EnqueueResult, StoreStats,
 } from './store/store';
 export { MemoryStore } from './store/memory';
 export { RedisStore, RedisUnavailableError, type RedisStoreOptions } from './store/redis';

@@ -18,7 +18,13 @@ import { event, type Fields } from './protocol/event';
 import { loadAuthHook, loadSource } from './plugins';
 import { MemoryStore } from './store/memory';
 import { RedisStore } from './store/redis';
-import type { Store } from './store/store';
+import type { Store, StoreSettings } from './store/store';
+import { leaseMs } from './core/settings';
+
+/** What a store is given, from the configuration: for a store made by hand (`ServerOptions.store`). */
+export function storeSettings(c: Config): StoreSettings {
+  return { leaseMs: leaseMs(c), queueSize: c.queueSize, subjectMatch: c.subjectMatch, pageSize: c.redisPagesize };
+}
 
 export interface ServerOptions {
   /** Path of a Java pushlet.properties file. */
@@ -66,7 +72,7 @@ export class PushletServer {
     this.log = opts.logger ?? pino({ level: pinoLevel(c.logLevel) });
     this.ownStore = !opts.store;
     this.store = opts.store ?? this.makeStore();
-    this.dispatcher = new Dispatcher(this.store, c, this.log, (id, temporary) => this.store.stopSession(id, !temporary), this.metrics);
+    this.dispatcher = new Dispatcher(this.store, c, this.log, this.metrics);
     const controller = new Controller(this.store, c, this.dispatcher, this.log, {
       auth: opts.auth ?? (c.authModule ? loadAuthHook(c.authModule) : undefined),
       binding: this.binding(),
@@ -98,7 +104,7 @@ export class PushletServer {
         metrics: this.metrics,
         shutdown: this.shutdown.signal,
         open: this.open,
-        stopReceiver: (id, dropped, why) => this.dispatcher.bailOut(id, undefined, dropped, why),
+        stopReceiver: (id, dropped, why) => this.dispatcher.bailOut(id, dropped, why),
       },
     });
     this.http = createHttpServer(app);
@@ -121,12 +127,13 @@ export class PushletServer {
   /** The Redis store when `redis.serverlist` or `redis.url` is set, else the embedded one. */
   private makeStore(): Store {
     const c = this.config;
-    if (!c.redisServerlist && !c.redisUrl) return new MemoryStore();
+    // The embedded store pages for fairness between publishes, not for round trips: larger pages.
+    if (!c.redisServerlist && !c.redisUrl) return new MemoryStore({ ...storeSettings(c), pageSize: 1000 });
     return new RedisStore({
+      ...storeSettings(c),
       serverlist: c.redisServerlist || undefined,
       url: c.redisUrl || undefined,
       cluster: c.redisCluster,
-      pageSize: c.redisPagesize,
       socketTimeoutMs: c.redisSocketto,
       pollIntervalMs: c.redisPollIntervalMillis,
       logger: this.log,

@@ -6,7 +6,6 @@ import type { Store } from '../store/store';
 import { NO_METRICS, type CoreMetrics } from './metrics';
 import type { Rounds } from './rounds';
 import type { CoreSettings } from './settings';
-import { leaseMs } from './settings';
 
 /** Where the data channel writes: the open HTTP response. */
 export interface Sink {
@@ -120,18 +119,22 @@ export async function runChannel(deps: ChannelDeps, req: ChannelRequest, sink: S
     for (;;) {
       const since = Date.now();
       let outage = req.outage === true;
+      let found: Queued[] | undefined;
       try {
-        if (!outage) await store.waitForEvents(id, readTimeout, sink.signal);
+        if (!outage) found = await store.waitForEvents(id, readTimeout, sink.signal);
       } catch (err) {
         if (!isStoreUnavailable(err)) throw err;
         outage = true;
       }
       // Held out its read timeout, as if no event had come, so clients do not spin.
       if (outage) await pause(readTimeout - (Date.now() - since), sink.signal);
-      const round = await rounds.enter();
+      const entering = rounds.enter();
+      // What the wait read is current unless the round made this answer wait.
+      if (entering instanceof Promise) found = undefined;
+      const round = await entering;
       let answered: Answered;
       try {
-        answered = await answer(outage);
+        answered = await answer(outage, found);
       } finally {
         rounds.leave(round);
       }
@@ -142,7 +145,7 @@ export async function runChannel(deps: ChannelDeps, req: ChannelRequest, sink: S
   }
 
   /** One answer after a wait. */
-  async function answer(outage: boolean): Promise<Answered> {
+  async function answer(outage: boolean, found: Queued[] | undefined): Promise<Answered> {
     if (sink.signal.aborted) {
       if (sink.draining.aborted && stream) {
         sink.write(refreshEvent(s, 'pull', req.path, id));
@@ -153,12 +156,12 @@ export async function runChannel(deps: ChannelDeps, req: ChannelRequest, sink: S
     let events: Queued[] = [];
     if (!outage) {
       try {
-        events = await store.peek(id);
+        events = found ?? (await store.peek(id));
         // Whether the session ended meanwhile. A pull or poll request checked it at its start
         // and only waits once: with events to give, it gives them. A stream checks every round,
         // and renews its lease.
         if (stream || events.length === 0) {
-          const rec = await store.getSession(id);
+          const rec = stream ? await store.touch(id, undefined, false) : await store.getSession(id);
           if (!rec || !rec.online) {
             // A session stopped by the server gets `abort`; one that left itself, nothing more
             // (as Java: pages that see `abort` join again).
@@ -167,7 +170,6 @@ export async function runChannel(deps: ChannelDeps, req: ChannelRequest, sink: S
             await sink.flush(s.queueWriteTimeoutMillis);
             return 'ended';
           }
-          if (stream) await store.kick(id, leaseMs(s));
         }
       } catch (err) {
         if (!isStoreUnavailable(err)) throw err;

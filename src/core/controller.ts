@@ -169,12 +169,17 @@ export class Controller {
     }
     const id = f[F.ID];
     if (id === undefined || id === '') throw new ProtocolError(400, 'No id specified');
-    const session = await this.store.getSession(id);
+    // Every request renews the lease; a left persistent session comes back to life with it. A
+    // bound session is renewed only once the request proved it holds the binding.
+    const patch = { address: req.address };
+    const binding = this.opts.binding !== undefined;
+    const session = binding ? await this.store.getSession(id) : await this.store.touch(id, patch);
     if (!session) throw new ProtocolError(400, `Invalid or expired id: ${id}`);
+    if (binding) {
+      this.checkBinding(id, req);
+      await this.store.kick(id, patch);
+    }
     this.remember(id, session.format, session.mode);
-    this.checkBinding(id, req);
-    // Every request renews the lease; a left persistent session comes back to life with it.
-    await this.store.kick(id, leaseMs(this.settings), { address: req.address });
     session.online = true;
     const c = { req, f, session };
     const handler = this.handlers[type];
@@ -239,7 +244,7 @@ export class Controller {
       userAgent: req.userAgent.toLowerCase(),
       address: req.address,
     };
-    await this.store.openSession(rec, leaseMs(this.settings));
+    await this.store.openSession(rec);
     this.log.info({ session: rec.id, format, persistent, address: req.address }, 'session joined');
     return { ...rec, online: true };
   }
@@ -286,7 +291,7 @@ export class Controller {
       ack[F.SID] = sub.subject;
       if (sub.label !== undefined) ack[F.LABEL] = sub.label;
     }
-    await this.store.kick(id, leaseMs(this.settings), { mode });
+    await this.store.kick(id, { mode });
     this.remember(id, format, mode);
     return this.reply(c, ack, { id, mode, afterListen: true });
   }
@@ -296,7 +301,7 @@ export class Controller {
     if (!mode) {
       // DIFF 2: Java answers an empty body; we treat it as a pull listen without subject.
       mode = 'pull';
-      await this.store.kick(c.session.id, leaseMs(this.settings), { mode });
+      await this.store.kick(c.session.id, { mode });
     }
     return this.reply(c, event(E.REFRESH_ACK), { id: c.session.id, mode, afterListen: false });
   }
@@ -364,7 +369,7 @@ export class Controller {
     this.forgetLeaves(now);
     this.left.delete(c.session.id);
     this.left.set(c.session.id, now);
-    await this.store.stopSession(c.session.id, !c.session.temporary);
+    await this.store.stopSession(c.session.id);
     this.known.delete(c.session.id);
     this.log.info({ session: c.session.id }, 'session left');
     return this.reply(c, event(E.LEAVE_ACK, { [F.ID]: c.session.id }));

@@ -5,7 +5,6 @@ import type { Delivery, Store, Subscriber } from '../store/store';
 import type { Logger } from '../logger';
 import { NO_METRICS, type CoreMetrics } from './metrics';
 import type { CoreSettings } from './settings';
-import { subjectKeys } from './subjects';
 
 /** Events that found a full queue, held back while the receiver gets time to make room. */
 interface Overflow {
@@ -38,32 +37,24 @@ export class Dispatcher {
     private readonly store: Store,
     private readonly settings: CoreSettings,
     private readonly log: Logger,
-    private readonly onBailOut: (id: string, temporary: boolean, dropped: number) => Promise<void>,
     private readonly metrics: CoreMetrics = NO_METRICS,
   ) {}
 
   /** Multicast to every session subscribed to the event's subject. */
   async multicast(e: Fields, onlineOnly: boolean): Promise<PublishResult> {
-    const keys = subjectKeys(e[F.SUBJECT] ?? '', this.settings.subjectMatch);
-    const seen = new Set<string>();
     let delivered = 0;
     const now = Date.now();
-    for await (const page of this.store.subscribersOf(keys)) {
+    for await (const page of this.store.subscribersOf(e[F.SUBJECT] ?? '')) {
       const batch: Delivery[] = [];
-      const temporary = new Map<string, boolean>();
       for (const sub of page) {
-        // A session listed under several matching subjects gets the event once.
-        if (seen.has(sub.id)) continue;
-        seen.add(sub.id);
         if (onlineOnly && !sub.online) continue;
         if (this.pullClientGone(sub, now)) {
-          this.bailOut(sub.id, true, 0, 'pull client did not come back');
+          this.bailOut(sub.id, 0, 'pull client did not come back');
           continue;
         }
-        temporary.set(sub.id, sub.temporary);
         batch.push({ id: sub.id, q: { event: e, sid: sub.subject, label: sub.label } });
       }
-      delivered += await this.deliver(batch, (id) => temporary.get(id) ?? true);
+      delivered += await this.deliver(batch);
     }
     this.metrics.published(delivered);
     return { delivered };
@@ -72,7 +63,7 @@ export class Dispatcher {
   /** Unicast (`p_to`): to one session; nothing happens for an unknown id. */
   async unicast(e: Fields, to: string, onlineOnly: boolean): Promise<PublishResult> {
     const rec = await this.store.getSession(to);
-    const delivered = !rec || (onlineOnly && !rec.online) ? 0 : await this.deliver([{ id: to, q: { event: e } }], () => rec.temporary);
+    const delivered = !rec || (onlineOnly && !rec.online) ? 0 : await this.deliver([{ id: to, q: { event: e } }]);
     this.metrics.published(delivered);
     return { delivered };
   }
@@ -81,7 +72,7 @@ export class Dispatcher {
   async broadcast(e: Fields): Promise<PublishResult> {
     let delivered = 0;
     for await (const ids of this.store.sessionIds()) {
-      delivered += await this.deliver(ids.map((id) => ({ id, q: { event: e } })), () => undefined);
+      delivered += await this.deliver(ids.map((id) => ({ id, q: { event: e } })));
     }
     this.metrics.published(delivered);
     return { delivered };
@@ -101,10 +92,10 @@ export class Dispatcher {
   }
 
   /**
-   * Queues a batch; `isTemporary` tells a bail-out what to stop, undefined: look it up then.
+   * Queues a batch.
    * An event with a `p_pubid` skips receivers that publish id was already queued for (a retry).
    */
-  private async deliver(all: Delivery[], isTemporary: (id: string) => boolean | undefined): Promise<number> {
+  private async deliver(all: Delivery[]): Promise<number> {
     const pubid = all[0]?.q.event[F.PUBID];
     let batch = all;
     if (pubid) {
@@ -113,11 +104,11 @@ export class Dispatcher {
     }
     // Behind events already held back for a session, a new one waits its turn.
     const direct = batch.filter((d) => !this.hold(d.id, d.q));
-    const results = direct.length ? await this.store.enqueue(direct, this.settings.queueSize) : [];
+    const results = direct.length ? await this.store.enqueue(direct) : [];
     const gone = new Set<string>();
     results.forEach((r, i) => {
       if (r === 'gone') gone.add(direct[i].id);
-      else if (r === 'full') this.startOverflow(direct[i].id, direct[i].q, isTemporary(direct[i].id));
+      else if (r === 'full') this.startOverflow(direct[i].id, direct[i].q);
     });
     const queued = batch.filter((d) => !gone.has(d.id)).map((d) => d.id);
     if (pubid) await this.store.markQueued(pubid, queued, PUBID_TTL_MS);
@@ -129,25 +120,25 @@ export class Dispatcher {
     const o = this.overflow.get(id);
     if (!o) return false;
     o.events.push(q);
-    if (o.events.length > this.settings.queueSize) this.bailOut(id, undefined, o.events.length, 'overflow exceeds queue.size');
+    if (o.events.length > this.settings.queueSize) this.bailOut(id, o.events.length, 'overflow exceeds queue.size');
     return true;
   }
 
-  private startOverflow(id: string, q: Queued, temporary: boolean | undefined): void {
+  private startOverflow(id: string, q: Queued): void {
     if (this.hold(id, q)) return;
     const o: Overflow = {
       events: [q],
       since: Date.now(),
-      timer: setInterval(() => void this.retry(id, o, temporary), OVERFLOW_RETRY_MS),
+      timer: setInterval(() => void this.retry(id, o), OVERFLOW_RETRY_MS),
     };
     o.timer.unref();
     this.overflow.set(id, o);
   }
 
-  private async retry(id: string, o: Overflow, temporary: boolean | undefined): Promise<void> {
+  private async retry(id: string, o: Overflow): Promise<void> {
     try {
       while (o.events.length) {
-        const [r] = await this.store.enqueue([{ id, q: o.events[0] }], this.settings.queueSize);
+        const [r] = await this.store.enqueue([{ id, q: o.events[0] }]);
         if (r === 'gone') { this.clearOverflow(id); return; }
         if (r === 'full') break;
         o.events.shift();
@@ -159,7 +150,7 @@ export class Dispatcher {
     }
     if (o.events.length === 0) this.clearOverflow(id);
     else if (Date.now() - o.since >= this.settings.queueWriteTimeoutMillis) {
-      this.bailOut(id, temporary, o.events.length, 'queue full for queue.write.timeout.millis');
+      this.bailOut(id, o.events.length, 'queue full for queue.write.timeout.millis');
     }
   }
 
@@ -172,20 +163,12 @@ export class Dispatcher {
   /**
    * Stops a receiver that cannot keep up ("bailing out", as Java does): its events are dropped
    * (counted), one line logged, the session stopped (a persistent one stays, offline).
-   * `temporary` undefined: looked up first.
    */
-  bailOut(id: string, temporary: boolean | undefined, dropped: number, why: string): void {
+  bailOut(id: string, dropped: number, why: string): void {
     this.clearOverflow(id);
     this.metrics.stopped(dropped);
     this.log.warn({ session: id, dropped }, `stopping session: ${why}`);
-    void this.resolveTemporary(id, temporary)
-      .then((t) => this.onBailOut(id, t, dropped))
-      .catch((err) => this.log.warn({ err, session: id }, 'stopping a session failed'));
-  }
-
-  private async resolveTemporary(id: string, temporary: boolean | undefined): Promise<boolean> {
-    if (temporary !== undefined) return temporary;
-    return (await this.store.getSession(id))?.temporary ?? true;
+    this.store.stopSession(id).catch((err) => this.log.warn({ err, session: id }, 'stopping a session failed'));
   }
 
   close(): void {

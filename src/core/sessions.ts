@@ -41,8 +41,7 @@ export class Aging {
 
   async pass(): Promise<void> {
     try {
-      for (const rec of await this.store.expiredSessions(Date.now())) {
-        await this.store.stopSession(rec.id, !rec.temporary);
+      for (const rec of await this.store.expire(Date.now())) {
         this.log.info({ session: rec.id, temporary: rec.temporary }, 'session expired');
       }
     } catch (err) {

@@ -1,7 +1,10 @@
 import type { Mode } from '../protocol/constants';
 import type { Queued } from '../protocol/event';
-import { subjectParts } from '../protocol/subject';
-import type { Delivery, EnqueueResult, NewSession, SessionRec, Store, Subscriber, Subscription } from './store';
+import { subjectKeys, subjectParts } from '../protocol/subject';
+import {
+  DEFAULT_STORE_SETTINGS, type Delivery, type EnqueueResult, type NewSession, type SessionPatch, type SessionRec, type Store,
+  type StoreSettings, type Subscriber, type Subscription,
+} from './store';
 
 interface MemSession extends NewSession {
   mode?: Mode;
@@ -22,7 +25,11 @@ export class MemoryStore implements Store {
   /** Publish ids (`p_pubid`) and whom they were queued for, oldest first. */
   private readonly publishes = new Map<string, { ids: Set<string>; until: number }>();
 
-  constructor(private readonly pageSize = 1000) {}
+  private readonly settings: StoreSettings;
+
+  constructor(settings: Partial<StoreSettings> = {}) {
+    this.settings = { ...DEFAULT_STORE_SETTINGS, pageSize: 1000, ...settings };
+  }
 
   private rec(s: MemSession, now = Date.now()): SessionRec {
     return {
@@ -34,15 +41,16 @@ export class MemoryStore implements Store {
 
   async start(): Promise<void> {}
 
-  async openSession(rec: NewSession, leaseMs: number): Promise<void> {
+  async openSession(rec: NewSession): Promise<void> {
     const now = Date.now();
+    const expiresAt = now + this.settings.leaseMs;
     const old = this.sessions.get(rec.id);
     if (old) {
-      Object.assign(old, rec, { active: true, expiresAt: now + leaseMs, lastSeen: now });
+      Object.assign(old, rec, { active: true, expiresAt, lastSeen: now });
       return;
     }
     this.sessions.set(rec.id, {
-      ...rec, active: true, expiresAt: now + leaseMs, lastSeen: now,
+      ...rec, active: true, expiresAt, lastSeen: now,
       subs: new Map(), queue: [], waiters: new Set(),
     });
   }
@@ -52,24 +60,38 @@ export class MemoryStore implements Store {
     return s ? this.rec(s) : null;
   }
 
-  async kick(id: string, leaseMs: number, patch?: { address?: string; mode?: Mode }): Promise<void> {
+  async touch(id: string, patch?: SessionPatch, revive = true): Promise<SessionRec | null> {
     const s = this.sessions.get(id);
-    if (!s) return;
+    if (!s) return null;
+    const rec = this.rec(s);
+    if (rec.online || revive) this.renew(s, patch);
+    return rec;
+  }
+
+  async kick(id: string, patch?: SessionPatch): Promise<void> {
+    const s = this.sessions.get(id);
+    if (s) this.renew(s, patch);
+  }
+
+  private renew(s: MemSession, patch?: SessionPatch): void {
     const now = Date.now();
     s.active = true;
-    s.expiresAt = now + leaseMs;
+    s.expiresAt = now + this.settings.leaseMs;
     s.lastSeen = now;
     if (patch?.address !== undefined) s.address = patch.address;
     if (patch?.mode !== undefined) s.mode = patch.mode;
   }
 
-  async stopSession(id: string, keepState: boolean): Promise<void> {
+  async stopSession(id: string): Promise<void> {
     const s = this.sessions.get(id);
-    if (!s) return;
+    if (s) this.stop(s);
+  }
+
+  private stop(s: MemSession): void {
     s.active = false;
-    if (!keepState) {
-      for (const sub of s.subs.values()) this.unlist(id, sub.subject);
-      this.sessions.delete(id);
+    if (s.temporary) {
+      for (const sub of s.subs.values()) this.unlist(s.id, sub.subject);
+      this.sessions.delete(s.id);
     }
     this.wake(s);
   }
@@ -110,31 +132,33 @@ export class MemoryStore implements Store {
     }
   }
 
-  async *subscribersOf(keys: readonly string[]): AsyncIterable<Subscriber[]> {
+  async *subscribersOf(subject: string): AsyncIterable<Subscriber[]> {
     const now = Date.now();
+    const seen = new Set<string>();
     let page: Subscriber[] = [];
-    for (const p of keys) {
+    for (const p of subjectKeys(subject, this.settings.subjectMatch)) {
       const m = this.bySubject.get(p);
       if (!m) continue;
-      for (const [id, subject] of m) {
+      for (const [id, listed] of m) {
         const s = this.sessions.get(id);
-        const sub = s?.subs.get(subject);
-        if (!s || !sub) continue;
+        const sub = s?.subs.get(listed);
+        if (!s || !sub || seen.has(id)) continue;
+        seen.add(id);
         page.push({
-          id, subject, label: sub.label, online: s.active && s.expiresAt > now,
+          id, subject: listed, label: sub.label, online: s.active && s.expiresAt > now,
           mode: s.mode, lastSeen: s.lastSeen, temporary: s.temporary,
         });
-        if (page.length >= this.pageSize) { yield page; page = []; }
+        if (page.length >= this.settings.pageSize) { yield page; page = []; }
       }
     }
     if (page.length) yield page;
   }
 
-  async enqueue(deliveries: readonly Delivery[], capacity: number): Promise<EnqueueResult[]> {
+  async enqueue(deliveries: readonly Delivery[]): Promise<EnqueueResult[]> {
     return deliveries.map(({ id, q }) => {
       const s = this.sessions.get(id);
       if (!s) return 'gone';
-      if (s.queue.length >= capacity) return 'full';
+      if (s.queue.length >= this.settings.queueSize) return 'full';
       s.queue.push(q);
       this.wake(s);
       return 'ok';
@@ -178,15 +202,16 @@ export class MemoryStore implements Store {
     s.queue = s.queue.filter((q) => !done.has(q));
   }
 
-  waitForEvents(id: string, ms: number, signal?: AbortSignal): Promise<void> {
+  /** Resolves to undefined: `peek` costs nothing here. */
+  waitForEvents(id: string, ms: number, signal?: AbortSignal): Promise<undefined> {
     const s = this.sessions.get(id);
-    if (!s || !s.active || s.queue.length > 0 || ms <= 0 || signal?.aborted) return Promise.resolve();
+    if (!s || !s.active || s.queue.length > 0 || ms <= 0 || signal?.aborted) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
         s.waiters.delete(done);
         signal?.removeEventListener('abort', done);
-        resolve();
+        resolve(undefined);
       };
       const timer = setTimeout(done, ms);
       s.waiters.add(done);
@@ -213,12 +238,12 @@ export class MemoryStore implements Store {
     for (const s of sessions) for (const w of [...s.waiters]) w();
   }
 
-  async expiredSessions(now: number): Promise<SessionRec[]> {
+  async expire(now: number): Promise<SessionRec[]> {
     const out: SessionRec[] = [];
     for (const s of this.sessions.values()) {
       if (s.active && s.expiresAt <= now) {
-        s.active = false;
         out.push(this.rec(s, now));
+        this.stop(s);
       }
     }
     return out;
@@ -248,7 +273,7 @@ export class MemoryStore implements Store {
 
   async *sessionIds(): AsyncIterable<string[]> {
     const ids = [...this.sessions.keys()];
-    for (let i = 0; i < ids.length; i += this.pageSize) yield ids.slice(i, i + this.pageSize);
+    for (let i = 0; i < ids.length; i += this.settings.pageSize) yield ids.slice(i, i + this.settings.pageSize);
   }
 
   /** One process holds every lease. */

@@ -1,5 +1,6 @@
 import type { Format, Mode } from '../protocol/constants';
 import type { Queued } from '../protocol/event';
+import type { SubjectMatch } from '../protocol/subject';
 
 /** A session as stored; the fields mirror Java's `p:ss:<id>` hash. */
 export interface SessionRec {
@@ -55,63 +56,55 @@ export interface Delivery {
   q: Queued;
 }
 
+/** What every store is given when it is made, instead of on every call. */
+export interface StoreSettings {
+  /** A session's lease in ms (`session.timeout.mins` or `session.lease.millis`). */
+  leaseMs: number;
+  /** Events a session's queue holds (`queue.size`). */
+  queueSize: number;
+  /** How a published subject matches subscriptions (`subject.match`). */
+  subjectMatch: SubjectMatch;
+  /** Entries per page of `subscribersOf` and `sessionIds` (`redis.pagesize`). */
+  pageSize: number;
+}
+
+export const DEFAULT_STORE_SETTINGS: StoreSettings = { leaseMs: 180_000, queueSize: 256, subjectMatch: 'prefix', pageSize: 100 };
+
+/** What a request tells of its client, recorded on its session. */
+export interface SessionPatch {
+  address?: string;
+  mode?: Mode;
+}
+
 /**
- * All state of the server, behind one async interface: `memory` (one process) and `redis`
- * (Java's key model, shared with Java nodes). Core code never sees which one runs.
+ * Sessions (Java's `p:ss:<id>`, `p:sr:<id>`, `p:zset:as`). A session is online while its lease
+ * runs; a request renews it. Temporary sessions are deleted when they stop, persistent ones stay
+ * (offline) with their subscriptions and queue until a request or a join brings them back.
  */
-export interface Store {
-  /** Connects (Redis); resolves once the store can serve. */
-  start(): Promise<void>;
-
+export interface SessionStore {
   /** Creates the session, or re-opens a persistent one keeping its subscriptions and queue. */
-  openSession(rec: NewSession, leaseMs: number): Promise<void>;
+  openSession(rec: NewSession): Promise<void>;
+  /** The session, or null when there is none. Changes nothing. */
   getSession(id: string): Promise<SessionRec | null>;
-  /** Renews the lease and records what the request tells of the client. */
-  kick(id: string, leaseMs: number, patch?: { address?: string; mode?: Mode }): Promise<void>;
   /**
-   * Ends a session. Temporary (`keepState` false): everything of it is deleted. Persistent: it
-   * stays with its subscriptions and queue, offline, until a request or re-join renews it.
+   * Reads a session and renews its lease, recording `patch`: what each request naming a session
+   * does (`revive`: an offline persistent session comes back), and each round of a stream (not
+   * `revive`: an offline session stays offline, nothing is written). Resolves to the session as
+   * read, before renewing (null: none). One verb, so a store may answer both from one read.
    */
-  stopSession(id: string, keepState: boolean): Promise<void>;
-
-  subscribe(id: string, subject: string, label?: string): Promise<Subscription>;
-  /** With `sid`: that subscription, or null when there is none. Without: all of them. */
-  unsubscribe(id: string, sid?: string): Promise<Subscription[] | null>;
+  touch(id: string, patch?: SessionPatch, revive?: boolean): Promise<SessionRec | null>;
+  /** Renews the lease and records `patch`, when the session exists; never creates one. */
+  kick(id: string, patch?: SessionPatch): Promise<void>;
   /**
-   * Sessions subscribed under any of `parts` (single subjects, as `p:zset:sj:<s>`), in pages.
-   * A session may come more than once (under several parts); callers keep the first.
+   * Ends a session and wakes its waiting requests: a temporary one is deleted with everything of
+   * it; a persistent one goes offline, keeping its subscriptions and queue.
    */
-  subscribersOf(parts: readonly string[]): AsyncIterable<Subscriber[]>;
-
-  /** Appends to the sessions' queues (capacity per queue); `gone` when a session is missing. */
-  enqueue(deliveries: readonly Delivery[], capacity: number): Promise<EnqueueResult[]>;
+  stopSession(id: string): Promise<void>;
   /**
-   * Of `ids`, those the publish `pubid` (a publisher's `p_pubid`) was not yet queued for, as
-   * `markQueued` recorded it: a retried publish skips receivers that already have it.
+   * One aging pass: counts leases down to `now` and stops (as `stopSession`) every online session
+   * whose lease ran out; resolves to those, as they were. In a cluster each is stopped by one node.
    */
-  notQueuedYet(pubid: string, ids: readonly string[]): Promise<string[]>;
-  /** Records that the publish `pubid` was queued for `ids`, for `ttlMs`. */
-  markQueued(pubid: string, ids: readonly string[], ttlMs: number): Promise<void>;
-
-  /**
-   * The queued events, oldest first, left in the queue: an event leaves it only by `ack`, once
-   * it was written to the client, so a node that dies while writing loses nothing.
-   */
-  peek(id: string): Promise<Queued[]>;
-  /** Removes events a `peek` returned (those still there). */
-  ack(id: string, events: readonly Queued[]): Promise<void>;
-  /**
-   * Resolves when the queue of `id` has events, the session stopped, `ms` passed or `signal`
-   * aborted, whichever is first. Woken by enqueues from any node.
-   */
-  waitForEvents(id: string, ms: number, signal?: AbortSignal): Promise<void>;
-
-  /**
-   * One aging pass: counts down leases and returns the online sessions whose lease ran out
-   * (each returned once, by one node). The caller stops them.
-   */
-  expiredSessions(now: number): Promise<SessionRec[]>;
-
+  expire(now: number): Promise<SessionRec[]>;
   /**
    * Frees up to `max` sessions that hold nothing (their lease ran out: no request and no data
    * channel for a lease), oldest first, persistent ones included, so that new ones can join
@@ -120,22 +113,87 @@ export interface Store {
    * as Java keeps it; their next request or join lists them again. Resolves to how many.
    */
   reclaim(max: number): Promise<number>;
-
   /** How many sessions exist (for `limit.sessions` and metrics). */
   countSessions(): Promise<number>;
-  /** The subject strings `id` subscribed to (each its `p_sid`: `/a` or `/a,/b`). */
-  subscribedSubjects(id: string): Promise<string[]>;
-  /** Every session id, in pages (for broadcasts). */
+  /** Every session id, in pages (broadcasts, metrics). */
   sessionIds(): AsyncIterable<string[]>;
+}
 
-  /** Takes, or renews, the cluster-wide lease `name` for `holder`; false while another holds it. */
+/**
+ * Subscriptions (Java's `p:sc:<id>`, `p:sj:<s>`, `p:zset:sj:<s>`). A subscription is named by its
+ * subject string (`/a` or `/a,/b`, also its `p_sid`) and listed under each single subject of it.
+ */
+export interface SubscriptionStore {
+  /** Adds the subscription, or replaces the one of the same subject string (its label). */
+  subscribe(id: string, subject: string, label?: string): Promise<Subscription>;
+  /** With `sid`: removes that subscription (null when there is none). Without: all of them. */
+  unsubscribe(id: string, sid?: string): Promise<Subscription[] | null>;
+  /** The subject strings `id` subscribed to. */
+  subscribedSubjects(id: string): Promise<string[]>;
+  /**
+   * The sessions with a subscription matching a published `subject` (by `subjectMatch`: the
+   * subject itself, or any prefix of it), each once with the subscription that matched first
+   * (the longest subject), in pages of at most `pageSize`.
+   */
+  subscribersOf(subject: string): AsyncIterable<Subscriber[]>;
+}
+
+/**
+ * Event queues (Java's `p:eq:<id>`). Events leave a queue only by `ack`, once the answer carrying
+ * them was written, so a node that dies while writing loses nothing.
+ */
+export interface QueueStore {
+  /**
+   * Appends each event to its session's queue, unless it holds `queueSize` events: `ok`, `full`,
+   * or `gone` (no such session: none is created). Waiting requests of those sessions wake, on
+   * every node.
+   */
+  enqueue(deliveries: readonly Delivery[]): Promise<EnqueueResult[]>;
+  /**
+   * Of `ids`, those the publish `pubid` (a publisher's `p_pubid`) was not yet queued for, as
+   * `markQueued` recorded it: a retried publish skips receivers that already have it.
+   */
+  notQueuedYet(pubid: string, ids: readonly string[]): Promise<string[]>;
+  /** Records that the publish `pubid` was queued for `ids`, for `ttlMs`. */
+  markQueued(pubid: string, ids: readonly string[], ttlMs: number): Promise<void>;
+  /**
+   * Waits until the queue of `id` has events, the session stopped, `ms` passed or `signal`
+   * aborted, whichever is first. Resolves to the events when it read them on the way (as `peek`
+   * would: oldest first, left in the queue), else undefined: then `peek` reads them.
+   */
+  waitForEvents(id: string, ms: number, signal?: AbortSignal): Promise<Queued[] | undefined>;
+  /** The queued events, oldest first, left in the queue. */
+  peek(id: string): Promise<Queued[]>;
+  /**
+   * Removes events `peek` or `waitForEvents` returned (those still there). The Redis store keeps
+   * an ack that finds Redis away and sends it when Redis is back.
+   */
+  ack(id: string, events: readonly Queued[]): Promise<void>;
+}
+
+/** Cluster-wide leases on names (which node runs an event source). */
+export interface LeaseStore {
+  /** Takes, or renews, the lease `name` for `holder` for `ttlMs`; false while another holds it. */
   acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up, if `holder` has it. */
   releaseLease(name: string, holder: string): Promise<void>;
+}
 
-  /** Resolves when the store can serve (readiness). */
+/** Connecting, readiness, counts, closing. */
+export interface StoreLifecycle {
+  /** Connects (Redis); resolves once the store can serve. Calling it again does nothing more. */
+  start(): Promise<void>;
+  /** Resolves when the store can serve (readiness); rejects with `StoreUnavailableError`. */
   ping(): Promise<void>;
-  /** A store that talks to a server counts its commands (for metrics). */
+  /** A store that talks to a server counts its commands and outages (metrics). */
   stats?(): StoreStats;
-
+  /** Wakes every waiting request and disconnects. */
   close(): Promise<void>;
 }
+
+/**
+ * All state of the server, by concern: `memory` (one process) and `redis` (Java's key model,
+ * shared with Java nodes). Core code never sees which one runs. Every method may reject with
+ * `StoreUnavailableError` (src/errors.ts) while the store cannot be reached.
+ */
+export interface Store extends SessionStore, SubscriptionStore, QueueStore, LeaseStore, StoreLifecycle {}

@@ -5,16 +5,21 @@
 import { expect } from 'chai';
 import { StoreUnavailableError } from '../../src/errors';
 import { MemoryStore } from '../../src/store/memory';
+import type { SessionPatch } from '../../src/store/store';
 import { http, qs, TestClient } from '../support/client';
 import { recorder } from '../support/log';
 import { startServer } from '../support/server';
 
-/** A memory store whose getSession fails as `fail` says, for the requests that name `broken`. */
+/** A memory store whose session reads fail as `fail` says, for the requests that name `broken`. */
 class FailingStore extends MemoryStore {
   constructor(private readonly fail: () => Error) { super(); }
   override async getSession(id: string) {
     if (id === 'broken') throw this.fail();
     return super.getSession(id);
+  }
+  override async touch(id: string, patch?: SessionPatch, revive?: boolean) {
+    if (id === 'broken') throw this.fail();
+    return super.touch(id, patch, revive);
   }
 }
 

@@ -3,11 +3,11 @@ import { MemoryStore } from '../../src/store/memory';
 import { storeContract } from '../support/store-contract';
 import { connectStore, rawClient } from './support';
 
-storeContract('MemoryStore', async ({ pageSize }) => new MemoryStore(pageSize));
+storeContract('MemoryStore', async (settings) => new MemoryStore(settings));
 
-storeContract('RedisStore', async ({ pageSize }) => {
+storeContract('RedisStore', async (settings) => {
   const r = rawClient();
   await r.flushdb();
   r.disconnect();
-  return connectStore({ pageSize });
+  return connectStore(settings);
 });

@@ -58,7 +58,9 @@ describe('Redis store: interop with Java nodes', function () {
       id: 'j1', format: 'xml-strict', temporary: false, userAgent: 'curl/7.88.1', address: '127.0.0.1', online: true, mode: 'pull',
     });
     const subs: unknown[] = [];
-    for await (const page of store.subscribersOf(['/t/c', '/t/e'])) subs.push(...page.map((s) => [s.id, s.subject, s.label, s.mode]));
+    for (const subject of ['/t/c', '/t/e']) {
+      for await (const page of store.subscribersOf(subject)) subs.push(...page.map((s) => [s.id, s.subject, s.label, s.mode]));
+    }
     expect(subs).to.deep.equal([['j1', '/t/c', 'lbl-c', 'pull'], ['j1', '/t/d,/t/e', undefined, 'pull']]);
   });
 
@@ -103,7 +105,7 @@ describe('Redis store: interop with Java nodes', function () {
   it('events we queue are what a Java node reads: JSON of strings, p_sid set, no p_seq, LPOP newest first', async () => {
     await javaJoin(java, 'j5', true);
     const q = (n: number) => ({ event: fields({ p_event: 'data', p_subject: '/t/a', p_from: 'node', p_time: '1795782501', n: String(n) }), sid: '/t/a' });
-    await store.enqueue([{ id: 'j5', q: q(1) }, { id: 'j5', q: q(2) }], 256);
+    await store.enqueue([{ id: 'j5', q: q(1) }, { id: 'j5', q: q(2) }]);
     const newest = JSON.parse((await java.lpop('p:eq:j5'))!) as Record<string, unknown>;
     expect(newest).to.deep.equal({ p_event: 'data', p_subject: '/t/a', p_from: 'node', p_time: '1795782501', n: '2', p_sid: '/t/a' });
     expect(JSON.parse((await java.lpop('p:eq:j5'))!)).to.include({ n: '1' });
@@ -112,27 +114,30 @@ describe('Redis store: interop with Java nodes', function () {
   it('respects the queue capacity a Java node checks with LLEN', async () => {
     await javaJoin(java, 'j6', true);
     for (let n = 0; n < 3; n++) await java.lpush('p:eq:j6', javaEvent(n));
-    expect(await store.enqueue([{ id: 'j6', q: { event: fields({ p_event: 'data' }) } }], 3)).to.deep.equal(['full']);
+    const small = await connectStore({ queueSize: 3 });
+    try {
+      expect(await small.enqueue([{ id: 'j6', q: { event: fields({ p_event: 'data' }) } }])).to.deep.equal(['full']);
+    } finally { await small.close(); }
     expect(await java.llen('p:eq:j6')).to.equal(3);
   });
 
   it('does not report a lastSeen that a Java node made stale by renewing the lease', async () => {
-    await store.openSession({ id: 'j7', format: 'xml', temporary: true, createDate: Date.now(), userAgent: 'ua', address: 'a' }, 180_000);
-    await store.kick('j7', 180_000, { mode: 'pull' });
+    await store.openSession({ id: 'j7', format: 'xml', temporary: true, createDate: Date.now(), userAgent: 'ua', address: 'a' });
+    await store.kick('j7', { mode: 'pull' });
     await store.subscribe('j7', '/t/seen');
     const seen = async () => {
       const subs: (number | undefined)[] = [];
-      for await (const page of store.subscribersOf(['/t/seen'])) subs.push(...page.map((s) => s.lastSeen));
+      for await (const page of store.subscribersOf('/t/seen')) subs.push(...page.map((s) => s.lastSeen));
       return [subs[0], (await store.getSession('j7'))!.lastSeen];
     };
     expect((await seen()).every((v) => typeof v === 'number')).to.equal(true);
     // The client's next refresh is served by a Java node: HSET timeToLive, nothing of ours.
     await java.hset('p:ss:j7', 'timeToLive', '179999');
     expect(await seen()).to.deep.equal([undefined, undefined]);
-    await store.kick('j7', 180_000);
+    await store.kick('j7');
     expect((await seen()).every((v) => typeof v === 'number')).to.equal(true);
     // Our own aging keeps it trusted.
-    await store.expiredSessions(Date.now() + 1000);
+    await store.expire(Date.now() + 1000);
     expect((await seen()).every((v) => typeof v === 'number')).to.equal(true);
   });
 
@@ -148,7 +153,7 @@ describe('Redis store: interop with Java nodes', function () {
 
     it('is never listed as a subscriber; its stale entries are cleaned and no session keys appear', async () => {
       const found: string[] = [];
-      for await (const page of store.subscribersOf(['/ghost'])) found.push(...page.map((s) => s.id));
+      for await (const page of store.subscribersOf('/ghost')) found.push(...page.map((s) => s.id));
       expect(found).to.deep.equal([]);
       expect(await java.exists(`p:ss:${G}`, `p:eq:${G}`, `p:sc:${G}`)).to.equal(0);
       expect(await java.hexists('p:sj:/ghost', G)).to.equal(0);
@@ -156,8 +161,8 @@ describe('Redis store: interop with Java nodes', function () {
     });
 
     it('gets nothing queued by a publish to it, and is not brought back by a request', async () => {
-      expect(await store.enqueue([{ id: G, q: { event: fields({ p_event: 'data', k: 'g' }) } }], 256)).to.deep.equal(['gone']);
-      await store.kick(G, 180_000, { address: '127.0.0.1', mode: 'stream' });
+      expect(await store.enqueue([{ id: G, q: { event: fields({ p_event: 'data', k: 'g' }) } }])).to.deep.equal(['gone']);
+      await store.kick(G, { address: '127.0.0.1', mode: 'stream' });
       expect(await java.exists(`p:ss:${G}`, `p:eq:${G}`, `p:sr:${G}`)).to.equal(0);
       expect(await java.hexists('p:sj:/ghost', G)).to.equal(0);
       expect(await java.zscore('p:zset:sj:/ghost', G)).to.equal(null);

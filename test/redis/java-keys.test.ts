@@ -37,7 +37,7 @@ describe('Redis store: keys and values equal the Java dumps (xml-strict run)', f
   before(async () => {
     r = rawClient();
     await r.flushdb();
-    store = await connectStore();
+    store = await connectStore({ leaseMs: LEASE });
   });
 
   after(async () => {
@@ -46,14 +46,14 @@ describe('Redis store: keys and values equal the Java dumps (xml-strict run)', f
   });
 
   it('02 join: p:ss hashes and p:zset:as', async () => {
-    await store.openSession(rec(A, true), LEASE);
-    await store.openSession(rec(P, false), LEASE);
+    await store.openSession(rec(A, true));
+    await store.openSession(rec(P, false));
     await check('02_after_join');
     expect(await r.zscore('p:zset:as', A)).to.match(/^\d{13}$/);
   });
 
   it('03 listen pull with subject: p:sr mode, p:sc, p:sj, p:zset:sj', async () => {
-    await store.kick(A, LEASE, { address: '127.0.0.1', mode: 'pull' });
+    await store.kick(A, { address: '127.0.0.1', mode: 'pull' });
     await store.subscribe(A, '/t/a');
     await check('03_after_listen');
   });
@@ -67,7 +67,7 @@ describe('Redis store: keys and values equal the Java dumps (xml-strict run)', f
   });
 
   it('07 a published event queued as Java queues it', async () => {
-    expect(await store.enqueue([{ id: A, q: { event: fields(SPECIAL), sid: '/t/a' } }], 256)).to.deep.equal(['ok']);
+    expect(await store.enqueue([{ id: A, q: { event: fields(SPECIAL), sid: '/t/a' } }])).to.deep.equal(['ok']);
     await check('07_after_publish_queued');
     // Byte for byte the same JSON text, apart from field order (a Java HashMap's).
     const [raw] = await r.lrange(`p:eq:${A}`, 0, -1);
@@ -87,7 +87,7 @@ describe('Redis store: keys and values equal the Java dumps (xml-strict run)', f
   });
 
   it('20 three events queued: the list holds them newest first, as Java LPUSHes', async () => {
-    for (const n of [1, 2, 3]) await store.enqueue([{ id: A, q: { event: fields(numbered(n)), sid: '/t/a' } }], 256);
+    for (const n of [1, 2, 3]) await store.enqueue([{ id: A, q: { event: fields(numbered(n)), sid: '/t/a' } }]);
     await check('20_three_events_queued');
     expect((await drain(store, A)).map((q) => q.event.n)).to.deep.equal(['1', '2', '3']);
   });
@@ -98,22 +98,22 @@ describe('Redis store: keys and values equal the Java dumps (xml-strict run)', f
   });
 
   it('25 leave: the temporary session is deleted, the persistent one kept with timeToLive 0', async () => {
-    await store.stopSession(A, false);
-    await store.stopSession(P, true);
+    await store.stopSession(A);
+    await store.stopSession(P);
     await check('25_after_leave');
   });
 
   it('27 re-join of the persistent session: lease back, createDate and zset score kept', async () => {
     const before = await r.hget(`p:ss:${P}`, 'createDate');
     const score = await r.zscore('p:zset:as', P);
-    await store.openSession({ ...rec(P, false), createDate: Date.now() + 5000 }, LEASE);
+    await store.openSession({ ...rec(P, false), createDate: Date.now() + 5000 });
     await check('27_after_rejoin_persistent');
     expect(await r.hget(`p:ss:${P}`, 'createDate')).to.equal(before);
     expect(await r.zscore('p:zset:as', P)).to.equal(score);
   });
 
   it('lower-cases the User-Agent as Java stores it', async () => {
-    await store.openSession({ ...rec('ua-case', true), userAgent: 'Mozilla Java/1.8' }, LEASE);
+    await store.openSession({ ...rec('ua-case', true), userAgent: 'Mozilla Java/1.8' });
     expect(await r.hget('p:ss:ua-case', 'userAgent')).to.equal('mozilla java/1.8');
   });
 });

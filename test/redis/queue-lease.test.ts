@@ -66,7 +66,7 @@ describe('Redis store: ack trims the queue', function () {
 
   /** Queues `ns` in order; returns the queue as stored, newest first, and forgets its events. */
   async function fill(ns: readonly number[]): Promise<string[]> {
-    expect(await node.enqueue(ns.map((n) => ({ id: ID, q: ev(n) })), 100)).to.deep.equal(ns.map(() => 'ok'));
+    expect(await node.enqueue(ns.map((n) => ({ id: ID, q: ev(n) })))).to.deep.equal(ns.map(() => 'ok'));
     const stored = await r.lrange(QUEUE, 0, -1);
     expect(stored).to.have.length(ns.length);
     await events.take(r);
@@ -81,7 +81,7 @@ describe('Redis store: ack trims the queue', function () {
     node = await newStore();
     // The events below are the store's keyspace notifications: it must have enabled them.
     expect(node.polling).to.equal(false);
-    await node.openSession(rec(ID), 60_000);
+    await node.openSession(rec(ID));
     events = new QueueEvents();
     await events.start();
   });
@@ -119,7 +119,7 @@ describe('Redis store: ack trims the queue', function () {
     await fill([1, 2, 3]);
     const peeked = await node.peek(ID);
     const other = await newStore();
-    expect(await other.enqueue([{ id: ID, q: ev(4) }], 100)).to.deep.equal(['ok']);
+    expect(await other.enqueue([{ id: ID, q: ev(4) }])).to.deep.equal(['ok']);
     const [s4] = await queued();
     await events.take(r);
 
@@ -163,7 +163,7 @@ describe('Redis store: ack trims the queue', function () {
   });
 });
 
-describe('Redis store: kick right after getSession', function () {
+describe('Redis store: touch renews only when due', function () {
   this.timeout(15_000);
   const LEASE = 60_000;
   const ADDRESS = '10.0.0.1';
@@ -183,9 +183,9 @@ describe('Redis store: kick right after getSession', function () {
   beforeEach(async () => {
     r = rawClient();
     await r.flushdb();
-    store = await connectStore();
-    await store.openSession(rec(ID), LEASE);
-    await store.kick(ID, LEASE, { address: ADDRESS, mode: 'pull' });
+    store = await connectStore({ leaseMs: LEASE });
+    await store.openSession(rec(ID));
+    await store.kick(ID, { address: ADDRESS, mode: 'pull' });
     expect(await r.hget(LISTEN, 'mode')).to.equal('pull');
   });
 
@@ -194,21 +194,19 @@ describe('Redis store: kick right after getSession', function () {
     r.disconnect();
   });
 
-  it('skips a kick right after getSession while the lease is full and lastSeen recent', async () => {
+  it('writes nothing while the lease is full and lastSeen recent: two reads, no write', async () => {
     await seenAgo(SESSION, 100);
     const before = await state();
-    await store.getSession(ID);
     const sent = store.stats().commands;
-    await store.kick(ID, LEASE, { address: ADDRESS, mode: 'pull' });
-    expect(store.stats().commands, 'commands sent by kick').to.equal(sent);
+    expect(await store.touch(ID, { address: ADDRESS, mode: 'pull' })).to.include({ id: ID, online: true });
+    expect(store.stats().commands - sent, 'commands sent by touch').to.equal(2);
     expect(await state()).to.deep.equal(before);
   });
 
   it('writes a kick with a changed address at once', async () => {
     const seen = await seenAgo(SESSION, 100);
     const before = await state();
-    await store.getSession(ID);
-    await store.kick(ID, LEASE, { address: '10.0.0.2', mode: 'pull' });
+    await store.touch(ID, { address: '10.0.0.2', mode: 'pull' });
     const after = await state();
     expect(Number(after.ss.lastSeen)).to.be.above(seen);
     expect(after).to.deep.equal({ ss: { ...before.ss, address: '10.0.0.2', lastSeen: after.ss.lastSeen }, sr: before.sr });
@@ -217,8 +215,7 @@ describe('Redis store: kick right after getSession', function () {
   it('writes a kick with a changed mode at once', async () => {
     const seen = await seenAgo(SESSION, 100);
     const before = await state();
-    await store.getSession(ID);
-    await store.kick(ID, LEASE, { address: ADDRESS, mode: 'stream' });
+    await store.touch(ID, { address: ADDRESS, mode: 'stream' });
     const after = await state();
     expect(Number(after.ss.lastSeen)).to.be.above(seen);
     expect(after).to.deep.equal({ ss: { ...before.ss, lastSeen: after.ss.lastSeen }, sr: { mode: 'stream' } });
@@ -228,8 +225,7 @@ describe('Redis store: kick right after getSession', function () {
     const seen = await seenAgo(SESSION, 100);
     // What a Java node renewing with its own lease, or an aging pass, leaves behind.
     await r.hset(SESSION, 'timeToLive', '59000');
-    await store.getSession(ID);
-    await store.kick(ID, LEASE, { address: ADDRESS, mode: 'pull' });
+    await store.touch(ID, { address: ADDRESS, mode: 'pull' });
     const after = await r.hgetall(SESSION);
     expect(after.timeToLive).to.equal(String(LEASE));
     expect(after.ownTimeToLive).to.equal(String(LEASE));
@@ -238,27 +234,30 @@ describe('Redis store: kick right after getSession', function () {
 
   it('writes a kick once lastSeen is min(1 s, lease / 10) old', async () => {
     let seen = await seenAgo(SESSION, 1100);
-    await store.getSession(ID);
-    await store.kick(ID, LEASE, { address: ADDRESS, mode: 'pull' });
+    await store.touch(ID, { address: ADDRESS, mode: 'pull' });
     expect(Number(await r.hget(SESSION, 'lastSeen')), 'lease 60 s, lastSeen 1.1 s old').to.be.above(seen);
 
     // A 2 s lease: a tenth of it, 200 ms, is the limit.
-    await store.openSession(rec('short'), 2000);
-    seen = await seenAgo('p:ss:short', 300);
-    await store.getSession('short');
-    await store.kick('short', 2000);
+    const short = await connectStore({ leaseMs: 2000 });
+    try {
+      await short.openSession(rec('short'));
+      seen = await seenAgo('p:ss:short', 300);
+      await short.touch('short');
+    } finally { await short.close(); }
     expect(Number(await r.hget('p:ss:short', 'lastSeen')), 'lease 2 s, lastSeen 300 ms old').to.be.above(seen);
   });
 
-  it('writes a kick that does not follow getSession in the same turn', async () => {
-    let seen = await seenAgo(SESSION, 100);
-    await store.kick(ID, LEASE, { address: ADDRESS, mode: 'pull' });
-    expect(Number(await r.hget(SESSION, 'lastSeen')), 'no getSession').to.be.above(seen);
+  it('a kick always writes', async () => {
+    const seen = await seenAgo(SESSION, 100);
+    await store.kick(ID, { address: ADDRESS, mode: 'pull' });
+    expect(Number(await r.hget(SESSION, 'lastSeen'))).to.be.above(seen);
+  });
 
-    seen = await seenAgo(SESSION, 100);
-    await store.getSession(ID);
-    await new Promise((resolve) => setImmediate(resolve));
-    await store.kick(ID, LEASE, { address: ADDRESS, mode: 'pull' });
-    expect(Number(await r.hget(SESSION, 'lastSeen')), 'getSession a turn earlier').to.be.above(seen);
+  it('does not renew an offline session unless asked to revive it', async () => {
+    await r.hset(SESSION, 'timeToLive', '0', 'ownTimeToLive', '0');
+    expect(await store.touch(ID, undefined, false)).to.include({ online: false });
+    expect(await r.hget(SESSION, 'timeToLive')).to.equal('0');
+    expect(await store.touch(ID)).to.include({ online: false });
+    expect(await r.hget(SESSION, 'timeToLive')).to.equal(String(LEASE));
   });
 });

@@ -4,6 +4,7 @@
  */
 import { expect } from 'chai';
 import { RedisStore } from '../../src/store/redis';
+import type { StoreSettings } from '../../src/store/store';
 import { storeContract, drain } from '../support/store-contract';
 import { RedisClusterChildren, rawClient, sleep } from './support';
 import { eventually } from '../support/log';
@@ -12,8 +13,8 @@ describe('Redis store on Redis Cluster', function () {
   this.timeout(60_000);
   let cluster: RedisClusterChildren;
   const stores: RedisStore[] = [];
-  const connect = (pageSize = 100) =>
-    RedisStore.connect({ serverlist: cluster.serverlist, cluster: true, pageSize, socketTimeoutMs: 2000 });
+  const connect = (settings: Partial<StoreSettings> = {}) =>
+    RedisStore.connect({ serverlist: cluster.serverlist, cluster: true, socketTimeoutMs: 2000, ...settings });
 
   before(async () => {
     cluster = await RedisClusterChildren.start(3);
@@ -24,9 +25,9 @@ describe('Redis store on Redis Cluster', function () {
     await cluster?.remove();
   });
 
-  storeContract('RedisStore (Redis Cluster)', async ({ pageSize }) => {
+  storeContract('RedisStore (Redis Cluster)', async (settings) => {
     await cluster.flushAll();
-    return connect(pageSize);
+    return connect(settings);
   });
 
   it('spreads the keys of sessions over the masters and wakes waiters from every one', async () => {
@@ -35,7 +36,7 @@ describe('Redis store on Redis Cluster', function () {
     stores.push(a, b);
     const ids = Array.from({ length: 12 }, (_, i) => `cl-${i}`);
     for (const id of ids) {
-      await a.openSession({ id, format: 'js', temporary: true, createDate: Date.now(), userAgent: 'x', address: 'a' }, 60_000);
+      await a.openSession({ id, format: 'js', temporary: true, createDate: Date.now(), userAgent: 'x', address: 'a' });
     }
     const holders = new Set<number>();
     for (const [i, n] of cluster.nodes.entries()) {
@@ -47,7 +48,7 @@ describe('Redis store on Redis Cluster', function () {
     for (const id of ids) {
       const waiting = a.waitForEvents(id, 5000);
       const t0 = Date.now();
-      await b.enqueue([{ id, q: { event: { p_event: 'data', id } } }], 10);
+      await b.enqueue([{ id, q: { event: { p_event: 'data', id } } }]);
       await waiting;
       expect(Date.now() - t0, id).to.be.below(200);
       expect((await drain(a, id)).map((q) => q.event.id)).to.deep.equal([id]);
@@ -79,7 +80,7 @@ describe('Redis store on Redis Cluster: failover', function () {
       // A session whose queue lives on master 0, which holds the first third of the slots.
       let id = '';
       for (let i = 0; !id; i++) if (((await om.cluster('KEYSLOT', `p:eq:fo-${i}`)) as number) < 16384 / 3) id = `fo-${i}`;
-      await store.openSession({ id, format: 'js', temporary: false, createDate: Date.now(), userAgent: 'x', address: 'a' }, 60_000);
+      await store.openSession({ id, format: 'js', temporary: false, createDate: Date.now(), userAgent: 'x', address: 'a' });
 
       await r.cluster('FAILOVER');
       const deadline = Date.now() + 20_000;

@@ -35,17 +35,17 @@ describe('Redis store: resilience', function () {
     });
 
     it('rejects operations with "Redis at host:port is unavailable", keeps running, and carries on after the restart', async () => {
-      await store.openSession(rec('r1'), 60_000);
-      expect(await store.enqueue([{ id: 'r1', q: ev(1) }, { id: 'r1', q: ev(2) }], 10)).to.deep.equal(['ok', 'ok']);
+      await store.openSession(rec('r1'));
+      expect(await store.enqueue([{ id: 'r1', q: ev(1) }, { id: 'r1', q: ev(2) }])).to.deep.equal(['ok', 'ok']);
       await child.stop();
 
       const t0 = Date.now();
       for (const op of [
         () => store.getSession('r1'),
-        () => store.enqueue([{ id: 'r1', q: ev(3) }], 10),
+        () => store.enqueue([{ id: 'r1', q: ev(3) }]),
         () => drain(store, 'r1'),
         () => store.waitForEvents('r1', 5000),
-        () => store.expiredSessions(Date.now()),
+        () => store.expire(Date.now()),
       ]) {
         const err = await op().then(() => null, (e: Error) => e);
         expect(err, 'rejected').to.be.instanceOf(Error);
@@ -104,7 +104,7 @@ describe('Redis store: resilience', function () {
 
     it('a push by a Java node wakes a waiter within the polling interval', async () => {
       const [a] = stores;
-      await a.openSession(rec('p1'), 60_000);
+      await a.openSession(rec('p1'));
       const r = rawClient(child.url);
       try {
         const waiting = a.waitForEvents('p1', 5000);
@@ -120,13 +120,13 @@ describe('Redis store: resilience', function () {
 
     it('an enqueue by another of our nodes wakes a waiter at once (our own channel)', async () => {
       const [a, b] = stores;
-      await a.openSession(rec('p2'), 60_000);
+      await a.openSession(rec('p2'));
       const delays: number[] = [];
       for (let i = 0; i < 5; i++) {
         const waiting = a.waitForEvents('p2', 5000);
         await sleep(30);
         const t0 = Date.now();
-        await b.enqueue([{ id: 'p2', q: ev(i) }], 10);
+        await b.enqueue([{ id: 'p2', q: ev(i) }]);
         await waiting;
         delays.push(Date.now() - t0);
         await drain(a, 'p2');

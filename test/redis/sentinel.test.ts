@@ -33,7 +33,7 @@ describe('Redis store behind Sentinel', function () {
   before(async () => {
     master = await RedisChild.start();
     sentinel = await startSentinel(master);
-    store = await RedisStore.connect({ url: `redis-sentinel://127.0.0.1:${sentinel.port}/3#mymaster`, pageSize: 10, socketTimeoutMs: 2000 });
+    store = await RedisStore.connect({ url: `redis-sentinel://127.0.0.1:${sentinel.port}/3#mymaster`, pageSize: 10, leaseMs: 60_000, socketTimeoutMs: 2000 });
   });
 
   after(async () => {
@@ -43,7 +43,7 @@ describe('Redis store behind Sentinel', function () {
   });
 
   it('finds the master through the sentinel and serves sessions, queues and wake-ups there', async () => {
-    await store.openSession({ id: 's1', format: 'js', temporary: true, createDate: Date.now(), userAgent: 'x', address: 'a' }, 60_000);
+    await store.openSession({ id: 's1', format: 'js', temporary: true, createDate: Date.now(), userAgent: 'x', address: 'a' });
     const m = rawClient(`${master.url}/3`);
     try {
       expect(await m.hget('p:ss:s1', 'timeToLive')).to.equal('60000');

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { subjectKeys } from '../../src/core/subjects';
+import { subjectKeys } from '../../src/protocol/subject';
 
 describe('subjects', () => {
   it('exact matching looks up the subject itself', () => {

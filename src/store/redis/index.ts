@@ -4,23 +4,23 @@
  * their keys by itself, run per server (Connection.scriptMany).
  */
 import { isMode, type Mode } from '../../protocol/constants';
-import { subjectParts } from '../../protocol/subject';
+import { subjectKeys, subjectParts } from '../../protocol/subject';
 import type { Queued } from '../../protocol/event';
-import type { Delivery, EnqueueResult, NewSession, SessionRec, Store, StoreStats, Subscriber, Subscription } from '../store';
+import {
+  DEFAULT_STORE_SETTINGS, type Delivery, type EnqueueResult, type NewSession, type SessionPatch, type SessionRec, type Store,
+  type StoreSettings, type StoreStats, type Subscriber, type Subscription,
+} from '../store';
 import { decodeQueued, decodeSession, decodeSubscription, encodeQueued, encodeSubscription, hashOf, isOnline, trustedLastSeen } from './codec';
 import { Connection, RedisUnavailableError, type ConnectionOptions } from './connection';
 import {
   ALL_SESSIONS, SR_MODE, SS, lease, publishRecord, listenState, queue, session, subjectIndex, subjectSessions, subscriptions,
 } from './keys';
 import { AGE, AGED, DROP_LEASE, HDEL_IF_EQUAL, HSET_IF_EXISTS, PUSH_IF_ROOM, ACK_EVENTS, TAKE_LEASE } from './scripts';
-import { TurnCache } from './turn';
 import { Wake } from './wake';
 
 export { RedisUnavailableError } from './connection';
 
-export interface RedisStoreOptions extends ConnectionOptions {
-  /** Entries per ZRANGE page, as Java's `redis.pagesize`. */
-  pageSize: number;
+export interface RedisStoreOptions extends ConnectionOptions, Partial<StoreSettings> {
   /** Fallback only: how often waiting requests look at their queues when Redis refuses keyspace notifications. */
   pollIntervalMs?: number;
 }
@@ -69,10 +69,7 @@ export class RedisStore implements Store {
   private readonly conn: Connection;
   /** A wait ended by its look answers with the queue it found (newest first). */
   private readonly wake: Wake<string[]>;
-  /** The queue a wait just found, for the peek that follows it: one LRANGE less per round. */
-  private readonly found = new TurnCache<string[]>();
-  /** The session hash getSession just read, for the kick that follows it (a request's first steps). */
-  private readonly read = new TurnCache<{ hash: Record<string, string>; mode: string | null }>();
+  private readonly settings: StoreSettings;
   private readonly pageSize: number;
   /** Each peeked event as stored, so `ack` removes exactly that entry. */
   private readonly stored = new WeakMap<Queued, string>();
@@ -87,7 +84,13 @@ export class RedisStore implements Store {
   constructor(opts: RedisStoreOptions) {
     this.conn = new Connection(opts);
     this.wake = new Wake(this.conn, opts.pollIntervalMs ?? 200, (id) => this.look(id));
-    this.pageSize = Math.max(1, opts.pageSize);
+    this.settings = {
+      leaseMs: opts.leaseMs ?? DEFAULT_STORE_SETTINGS.leaseMs,
+      queueSize: opts.queueSize ?? DEFAULT_STORE_SETTINGS.queueSize,
+      subjectMatch: opts.subjectMatch ?? DEFAULT_STORE_SETTINGS.subjectMatch,
+      pageSize: Math.max(1, opts.pageSize ?? DEFAULT_STORE_SETTINGS.pageSize),
+    };
+    this.pageSize = this.settings.pageSize;
   }
 
   /** A connected store: connections up, keyspace notifications enabled (or polling set up). */
@@ -137,7 +140,8 @@ export class RedisStore implements Store {
     }
   }
 
-  openSession(rec: NewSession, leaseMs: number): Promise<void> {
+  openSession(rec: NewSession): Promise<void> {
+    const { leaseMs } = this.settings;
     return this.io(async () => {
       const k = session(rec.id);
       const now = Date.now();
@@ -159,47 +163,60 @@ export class RedisStore implements Store {
   }
 
   getSession(id: string): Promise<SessionRec | null> {
+    return this.io(async () => decodeSession(id, ...(await this.readSession(id))));
+  }
+
+  /** The session hash and listen mode; two plain commands (batched, they would cost Redis more than they save this node). */
+  private readSession(id: string): Promise<[Record<string, string>, string | null]> {
+    return Promise.all([
+      this.on(session(id)).hgetall(session(id)),
+      this.on(listenState(id)).hget(listenState(id), SR_MODE),
+    ]);
+  }
+
+  touch(id: string, patch?: SessionPatch, revive = true): Promise<SessionRec | null> {
     return this.io(async () => {
-      // Two plain commands: batched, they would cost Redis more than they save this node.
-      const [hash, mode] = await Promise.all([
-        this.on(session(id)).hgetall(session(id)),
-        this.on(listenState(id)).hget(listenState(id), SR_MODE),
-      ]);
-      this.read.set(id, { hash, mode });
-      return decodeSession(id, hash, mode);
+      const [hash, mode] = await this.readSession(id);
+      const rec = decodeSession(id, hash, mode);
+      if (!rec || (!rec.online && !revive) || renewedJustNow(hash, mode, this.settings.leaseMs, patch)) return rec;
+      // A persistent session back after its lease ran out may have been reclaimed: list it again.
+      await this.renew(id, patch, rec.online ? undefined : rec.createDate);
+      return rec;
     });
   }
 
-  kick(id: string, leaseMs: number, patch?: { address?: string; mode?: Mode }): Promise<void> {
-    const read = this.read.take(id);
-    if (read && renewedJustNow(read.hash, read.mode, leaseMs, patch)) return Promise.resolve();
-    // A persistent session back after its lease ran out may have been reclaimed: list it again.
-    const back = read !== undefined && !isOnline(read.hash[SS.TIME_TO_LIVE]);
-    return this.io(async () => {
-      const lease = String(leaseMs);
-      const fields = [SS.TIME_TO_LIVE, lease, SS.OWN_TIME_TO_LIVE, lease, SS.LAST_SEEN, String(Date.now())];
-      if (patch?.address !== undefined) fields.push(SS.ADDRESS, patch.address);
-      // Never brings back a deleted session (Java's ghost sessions: docs/PROTOCOL.md section 11, DIFF 11).
-      const written = await this.conn.script(HSET_IF_EXISTS, session(id), ...fields);
-      if (written !== 1) return;
-      await Promise.all([
-        patch?.mode !== undefined ? this.on(listenState(id)).hset(listenState(id), SR_MODE, patch.mode) : undefined,
-        back ? this.on(ALL_SESSIONS).zadd(ALL_SESSIONS, 'NX', Number(read.hash[SS.CREATE_DATE]) || Date.now(), id) : undefined,
-      ]);
-    });
+  kick(id: string, patch?: SessionPatch): Promise<void> {
+    return this.io(() => this.renew(id, patch));
   }
 
-  stopSession(id: string, keepState: boolean): Promise<void> {
-    return this.io(async () => {
-      if (keepState) {
-        await this.conn.script(HSET_IF_EXISTS, session(id), SS.TIME_TO_LIVE, '0', SS.OWN_TIME_TO_LIVE, '0');
-        // A hash field change raises no keyspace event we listen to: tell other nodes' waiters.
-        await this.wake.announce([id]);
-      } else {
-        await this.deleteSession(id);
-      }
-      this.wake.wakeUp(id);
-    });
+  /** Renews the lease of an existing session, records `patch`; `relist` (its createDate): add it to `p:zset:as` again. */
+  private async renew(id: string, patch: SessionPatch | undefined, relist?: number): Promise<void> {
+    const lease = String(this.settings.leaseMs);
+    const fields = [SS.TIME_TO_LIVE, lease, SS.OWN_TIME_TO_LIVE, lease, SS.LAST_SEEN, String(Date.now())];
+    if (patch?.address !== undefined) fields.push(SS.ADDRESS, patch.address);
+    // Never brings back a deleted session (Java's ghost sessions: docs/PROTOCOL.md section 11, DIFF 11).
+    const written = await this.conn.script(HSET_IF_EXISTS, session(id), ...fields);
+    if (written !== 1) return;
+    await Promise.all([
+      patch?.mode !== undefined ? this.on(listenState(id)).hset(listenState(id), SR_MODE, patch.mode) : undefined,
+      relist !== undefined ? this.on(ALL_SESSIONS).zadd(ALL_SESSIONS, 'NX', relist || Date.now(), id) : undefined,
+    ]);
+  }
+
+  stopSession(id: string): Promise<void> {
+    return this.io(async () => this.stop(id, (await this.on(session(id)).hget(session(id), SS.TEMPORARY)) === 'false'));
+  }
+
+  /** Stops a session: persistent (`keepState`): offline; else deleted. Wakes its waiters on every node. */
+  private async stop(id: string, keepState: boolean): Promise<void> {
+    if (keepState) {
+      await this.conn.script(HSET_IF_EXISTS, session(id), SS.TIME_TO_LIVE, '0', SS.OWN_TIME_TO_LIVE, '0');
+      // A hash field change raises no keyspace event we listen to: tell other nodes' waiters.
+      await this.wake.announce([id]);
+    } else {
+      await this.deleteSession(id);
+    }
+    this.wake.wakeUp(id);
   }
 
   /** Java's deletes for a temporary session, in its order (docs/PROTOCOL.md section 11). */
@@ -262,7 +279,10 @@ export class RedisStore implements Store {
     });
   }
 
-  async *subscribersOf(parts: readonly string[]): AsyncIterable<Subscriber[]> {
+  async *subscribersOf(subject: string): AsyncIterable<Subscriber[]> {
+    const parts = subjectKeys(subject, this.settings.subjectMatch);
+    // A session listed under several matching parts comes once, with the longest.
+    const seen = new Set<string>();
     const pageOf = (part: string, offset: number) =>
       this.on(subjectIndex(part)).zrange(subjectIndex(part), offset, String(offset + this.pageSize - 1));
     // Prefix matching asks for every prefix of a subject, mostly empty: all first pages in one
@@ -274,7 +294,9 @@ export class RedisStore implements Store {
       let ids = firstPages[i];
       let offset = 0;
       while (ids.length > 0) {
-        const { page, ghosts } = await this.io(() => this.readSubscribers(part, ids));
+        const fresh = ids.filter((id) => !seen.has(id));
+        const { page, ghosts } = fresh.length ? await this.io(() => this.readSubscribers(part, fresh)) : { page: [], ghosts: [] };
+        for (const s of page) seen.add(s.id);
         if (ghosts.length) await this.io(() => Promise.all(ghosts.map((id) => this.dropGhost(id, part))));
         // Dropped ghosts left the index, so the next page starts that much earlier.
         offset += ids.length - ghosts.length;
@@ -333,7 +355,8 @@ export class RedisStore implements Store {
     ]);
   }
 
-  enqueue(deliveries: readonly Delivery[], capacity: number): Promise<EnqueueResult[]> {
+  enqueue(deliveries: readonly Delivery[]): Promise<EnqueueResult[]> {
+    const capacity = this.settings.queueSize;
     return this.io(async () => {
       const ids = unique(deliveries.map((d) => d.id));
       const exists = await this.conn.batch(ids.map((id) => [session(id), 'EXISTS']));
@@ -375,13 +398,15 @@ export class RedisStore implements Store {
   }
 
   peek(id: string): Promise<Queued[]> {
-    return this.io(async () => {
-      const newestFirst = this.found.take(id) ?? (await this.on(queue(id)).lrange(queue(id), 0, -1));
-      return newestFirst.reverse().map((json) => {
-        const q = decodeQueued(json);
-        this.stored.set(q, json);
-        return q;
-      });
+    return this.io(async () => this.decodeQueue(await this.on(queue(id)).lrange(queue(id), 0, -1)));
+  }
+
+  /** A queue as read (newest first, as Java pushes), oldest first, each event remembered as stored for `ack`. */
+  private decodeQueue(newestFirst: string[]): Queued[] {
+    return newestFirst.reverse().map((json) => {
+      const q = decodeQueued(json);
+      this.stored.set(q, json);
+      return q;
     });
   }
 
@@ -477,10 +502,11 @@ export class RedisStore implements Store {
     return this.io(() => this.conn.ping());
   }
 
-  waitForEvents(id: string, ms: number, signal?: AbortSignal): Promise<void> {
+  /** A wait that its own look ended resolves to the queue it read: one LRANGE less per round. */
+  waitForEvents(id: string, ms: number, signal?: AbortSignal): Promise<Queued[] | undefined> {
     return this.io(async () => {
       const queued = await this.wake.wait(id, ms, signal);
-      if (queued !== undefined) this.found.set(id, queued);
+      return queued === undefined ? undefined : this.decodeQueue(queued);
     });
   }
 
@@ -493,7 +519,7 @@ export class RedisStore implements Store {
     return queued.length > 0 || !isOnline(ttl) ? queued : undefined;
   }
 
-  expiredSessions(now: number): Promise<SessionRec[]> {
+  expire(now: number): Promise<SessionRec[]> {
     return this.io(async () => {
       const maxElapsed = Math.max(0, now - this.lastAgingPass);
       this.lastAgingPass = now;
@@ -513,8 +539,9 @@ export class RedisStore implements Store {
         offset += ids.length - stale.length;
         if (ids.length < this.pageSize) break;
       }
-      const recs = await Promise.all(expired.map((id) => this.getSession(id)));
-      return recs.filter((r): r is SessionRec => r !== null);
+      const recs = (await Promise.all(expired.map((id) => this.getSession(id)))).filter((r): r is SessionRec => r !== null);
+      await Promise.all(recs.map((r) => this.stop(r.id, !r.temporary)));
+      return recs;
     });
   }
 
