@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// `npm test`: provisions what the tests need (redis-server, Debian's chromium), starts a
+// `npm test`: provisions what the tests need (redis-server, Debian's chromium, nginx), starts a
 // redis-server on a free loopback port, runs every mocha test under dist/test, stops Redis and
 // prints one closing line `N passed, N failed`. Arguments narrow the run to folders or files
-// under test/ (e.g. `npm test -- test/unit`). The whole run then repeats the integration and
-// conformance suites on the Redis store, so both stores pass the same tests.
+// under test/ (e.g. `npm test -- test/faults`); `--unit` runs test/unit alone, provisioning
+// nothing. The whole run then repeats the integration and conformance suites on the Redis
+// store, so both stores pass the same tests.
 'use strict';
 const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -13,11 +14,13 @@ const path = require('node:path');
 const ROOT = path.resolve(__dirname, '..');
 const REDIS_BIN = '/usr/bin/redis-server';
 const CHROMIUM_BIN = '/usr/bin/chromium';
+const NGINX_BIN = '/usr/sbin/nginx';
 
 function provision() {
   const missing = [];
   if (!fs.existsSync(REDIS_BIN)) missing.push('redis-server');
   if (!fs.existsSync(CHROMIUM_BIN)) missing.push('chromium');
+  if (!fs.existsSync(NGINX_BIN)) missing.push('nginx');
   if (missing.length === 0) return;
   const isRoot = process.getuid && process.getuid() === 0;
   if (!isRoot || !fs.existsSync('/usr/bin/apt-get')) {
@@ -117,11 +120,18 @@ async function main() {
     fs.writeFileSync(statsFile, JSON.stringify({ passes: stats.passes, failures: stats.failures, pending: stats.pending }));
     process.exit(0);
   }
+  if (args[0] === '--unit') {
+    // `npm run test:unit`: core and protocol tests only; no Redis, no browser, nothing installed.
+    const stats = await runMocha(testFiles(['test/unit']));
+    console.log(`\n${stats.passes} passed, ${stats.failures} failed${stats.pending ? `, ${stats.pending} skipped` : ''}`);
+    process.exit(stats.failures > 0 || stats.passes === 0 ? 1 : 0);
+  }
   provision();
   const redis = await startRedis();
   process.env.PUSHLET_TEST_REDIS_URL = `redis://127.0.0.1:${redis.port}`;
   process.env.PUSHLET_TEST_REDIS_BIN = REDIS_BIN;
   process.env.PUSHLET_TEST_CHROMIUM = CHROMIUM_BIN;
+  process.env.PUSHLET_TEST_NGINX = NGINX_BIN;
   const stopRedis = () => { try { redis.proc.kill('SIGKILL'); fs.rmSync(redis.dir, { recursive: true, force: true }); } catch { /* already gone */ } };
   process.on('exit', stopRedis);
 

@@ -1,9 +1,9 @@
 /** The library: create a server, or use its parts (stores, errors, types). */
-export { createServer, PushletServer, storeSettings, type ServerOptions } from './server';
+export { createServer, PushletServer, storeSettings, type ServerOptions, type AttachOptions } from './server';
 export { ConfigError, loadConfig, type ConfigSources } from './config/config';
 export type { Config } from './settings';
 export { PushletError, StoreUnavailableError } from './errors';
-export type { Logger } from './logger';
+export { SILENT, type Logger } from './logger';
 export type {
   Store, SessionStore, SubscriptionStore, QueueStore, LeaseStore, StoreLifecycle, StoreSettings, SessionPatch,
   SessionRec, NewSession, Subscription, Subscriber, Delivery, EnqueueResult, StoreStats,

@@ -7,8 +7,14 @@ import type { EventSource } from './core/sources';
 
 /** Loads an auth hook module: its `authorize` export, or the module itself when it is a function. */
 export function loadAuthHook(path: string): AuthHook {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const mod = require(resolvePath(path)) as { authorize?: AuthHook; default?: AuthHook } | AuthHook;
+  let mod: { authorize?: AuthHook; default?: AuthHook } | AuthHook;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    mod = require(resolvePath(path));
+  } catch (err) {
+    // One line for the start to stop with; Node's message runs on with the require stack.
+    throw new ConfigError(`auth.module: ${resolvePath(path)} does not load (${(err as Error).message.split('\n')[0]}); give the path of a hook module such as examples/auth-signed-token.js`);
+  }
   const hook = typeof mod === 'function' ? mod : (mod.authorize ?? mod.default);
   if (typeof hook !== 'function') throw new ConfigError(`auth.module: ${path} exports no authorize(request) function`);
   return hook;

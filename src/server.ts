@@ -1,16 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import pino from 'pino';
+import type Koa from 'koa';
 import { loadConfig, type Config, type ConfigSources } from './config/config';
 import type { AuthHook } from './core/auth';
 import { SessionBinding } from './core/binding';
 import { Controller } from './core/controller';
 import { Dispatcher } from './core/dispatcher';
 import type { Logger } from './logger';
+import { defaultLogger } from './logging';
 import { Aging } from './core/sessions';
 import { Sources, type EventSource } from './core/sources';
-import { createApp } from './http/app';
+import { createHttp, type Http } from './http/app';
 import { Metrics } from './http/metrics';
 import { normalizeCharset } from './protocol/charset';
 import { E, F } from './protocol/constants';
@@ -42,9 +43,10 @@ export interface ServerOptions {
   sources?: EventSource[];
 }
 
-/** pino level for Java's `log.level` (1 fatal ... 6 trace; 0 silences). */
-function pinoLevel(level: number): pino.LevelWithSilent {
-  return (['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const)[Math.min(level, 6)];
+/** Where `attach()` and `koa()` serve the protocol and the bundled clients. */
+export interface AttachOptions {
+  /** The path prefix (a servlet context) they answer under; default the `context` setting. */
+  path?: string;
 }
 
 /** A pushlet server: create, `listen`, publish from application code, `close`. */
@@ -54,6 +56,11 @@ export class PushletServer {
   readonly store: Store;
   readonly metrics = new Metrics();
   private readonly http: Server;
+  private readonly httpParts: Http;
+  /** Undoes each `attach()`, at close. */
+  private readonly detach: (() => void)[] = [];
+  private storeStarting?: Promise<void>;
+  private starting?: Promise<void>;
   private readonly aging: Aging;
   private readonly dispatcher: Dispatcher;
   private readonly sources: Sources;
@@ -64,12 +71,15 @@ export class PushletServer {
   private closing?: Promise<void>;
 
   constructor(opts: ServerOptions = {}) {
-    this.config = loadConfig({ file: opts.configFile, env: opts.env ?? process.env, overrides: opts.overrides });
+    // Held until the logger exists: log.level, which it needs, is among the settings being read.
+    const warnings: string[] = [];
+    this.config = loadConfig({ file: opts.configFile, env: opts.env ?? process.env, overrides: opts.overrides, warn: (m) => warnings.push(m) });
     const c = this.config;
     // loadConfig refused charsets it does not know.
     const requestCharset = normalizeCharset(c.requestCharset)!;
     const responseCharset = normalizeCharset(c.responseCharset)!;
-    this.log = opts.logger ?? pino({ level: pinoLevel(c.logLevel) });
+    this.log = opts.logger ?? defaultLogger(c.logLevel);
+    for (const w of warnings) this.log.warn(w);
     this.ownStore = !opts.store;
     this.store = opts.store ?? this.makeStore();
     this.dispatcher = new Dispatcher(this.store, c, this.log, this.metrics);
@@ -90,7 +100,7 @@ export class PushletServer {
       this.metrics.gauge('pushlet_redis_up', '1 while every Redis server answers this node, else 0', () => (stats().down === 0 ? 1 : 0));
     }
     this.metrics.gauge('pushlet_sources_active', 'Event sources running on this node', () => this.sources.active.length);
-    const app = createApp({
+    this.httpParts = createHttp({
       context: c.context,
       corsOrigins: c.corsOrigins,
       trustProxy: c.trustProxy,
@@ -107,7 +117,7 @@ export class PushletServer {
         stopReceiver: (id, dropped, why) => this.dispatcher.bailOut(id, dropped, why),
       },
     });
-    this.http = createHttpServer(app);
+    this.http = createHttpServer(this.httpParts.listener);
   }
 
   private binding(): SessionBinding | undefined {
@@ -121,7 +131,7 @@ export class PushletServer {
       secret = randomBytes(32).toString('hex');
       this.log.warn('session.bind.secret is not set: using a random one, valid for this process only (set it on every node of a cluster)');
     }
-    return new SessionBinding(secret, c.context);
+    return new SessionBinding(secret);
   }
 
   /** The Redis store when `redis.serverlist` or `redis.url` is set, else the embedded one. */
@@ -140,9 +150,26 @@ export class PushletServer {
     });
   }
 
-  /** Starts listening; resolves to the base URL, e.g. `http://127.0.0.1:8080`. */
+  /** Connects a store made here, once (a store passed in is started by its owner). */
+  private openStore(): Promise<void> {
+    this.storeStarting ??= this.ownStore ? this.store.start() : Promise.resolve();
+    return this.storeStarting;
+  }
+
+  /** Starts the store, session aging and the event sources, once however often called. */
+  start(): Promise<void> {
+    this.starting ??= (async () => {
+      await this.openStore();
+      this.aging.start();
+      await this.sources.start();
+    })();
+    return this.starting;
+  }
+
+  /** Starts, and listens on its own port; resolves to the base URL, e.g. `http://127.0.0.1:8080`. */
   async listen(port = this.config.port, host = this.config.host): Promise<string> {
-    if (this.ownStore) await this.store.start();
+    // The store is ready before the first request; sources run once the port is ours.
+    await this.openStore();
     await new Promise<void>((resolve, reject) => {
       this.http.once('error', reject);
       this.http.listen(port, host, () => {
@@ -150,9 +177,37 @@ export class PushletServer {
         resolve();
       });
     });
-    this.aging.start();
-    await this.sources.start();
+    await this.start();
     return this.url;
+  }
+
+  /**
+   * Starts, and serves on an application's own `http.Server` (Socket.IO's `attach`): the
+   * protocol at every path under `path` ending in `/pushlet.srv`, and the bundled clients at
+   * `<path>/lib/*` and `<path>/js/*`. Its other requests go to the listeners it had. `close()`
+   * gives them back; the application closes its server.
+   */
+  async attach(server: Server, opts: AttachOptions = {}): Promise<void> {
+    const others = server.listeners('request') as RequestListener[];
+    const ours = this.httpParts.mount(opts.path ?? this.config.context, (req, res) => {
+      for (const l of others) l.call(server, req, res);
+    });
+    server.removeAllListeners('request');
+    server.on('request', ours);
+    this.detach.push(() => {
+      server.off('request', ours);
+      for (const l of others) server.on('request', l);
+    });
+    await this.start();
+  }
+
+  /**
+   * The same as Koa middleware, for an application that is a Koa app: `app.use(pushlet.koa())`,
+   * before any body parser (the protocol reads its own bodies). Call `start()` before the app
+   * listens; the first protocol request starts the server otherwise.
+   */
+  koa(opts: AttachOptions = {}): Koa.Middleware {
+    return this.httpParts.koa(opts.path ?? this.config.context, () => this.start());
   }
 
   get url(): string {
@@ -204,6 +259,7 @@ export class PushletServer {
 
   private async shutDown(graceMs: number): Promise<void> {
     this.shutdown.abort();
+    for (const undo of this.detach.splice(0)) undo();
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     this.http.closeIdleConnections();
     const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());

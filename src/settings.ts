@@ -39,7 +39,7 @@ export const SETTINGS = [
   { key: 'pollRefreshWaitMinMillis', prop: 'poll.refresh.wait.min.millis', kind: 'int', def: '6000', doc: 'Least `p_wait` of a poll refresh.' },
   { key: 'pollRefreshWaitMaxMillis', prop: 'poll.refresh.wait.max.millis', kind: 'int', def: '10000', doc: 'Most `p_wait` of a poll refresh.' },
   { key: 'sourcesActivate', prop: 'sources.activate', kind: 'bool', def: 'true', doc: 'Whether server-side event sources run.' },
-  { key: 'sourcesList', prop: 'sources.list', kind: 'list', def: 'ping,ticker,temperature', doc: 'Sources to run: built-in names or paths of source modules.' },
+  { key: 'sourcesList', prop: 'sources.list', kind: 'list', def: 'ping,ticker,temperature', doc: 'Sources to run: built-in names or paths of source modules. Unless set, those of Java\'s sources.properties, and this default only with no configuration file at all (docs/MIGRATING.md).' },
   { key: 'sourcesLeaseMillis', prop: 'sources.lease.millis', kind: 'int', def: '10000', doc: 'How long a node\'s hold on a source lasts without renewal: the takeover time when it dies.' },
   { key: 'logLevel', prop: 'log.level', kind: 'int', def: '4', doc: 'Java\'s log level: 0 silent ... 4 info, 5 debug.' },
   { key: 'redisServerlist', prop: 'redis.serverlist', kind: 'string', def: '', doc: '`host:port[:password]`, comma-separated; several are client-side shards; empty: the embedded store.' },

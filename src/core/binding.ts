@@ -1,4 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { parseCookie, stringifySetCookie } from 'cookie';
 
 /**
  * Session binding (`session.bind=cookie`): the session id is the only credential and every
@@ -7,7 +8,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
  * shares the secret checks it without stored state.
  */
 export class SessionBinding {
-  constructor(private readonly secret: string, private readonly path: string) {}
+  constructor(private readonly secret: string) {}
 
   /** One cookie per session, so several sessions (tabs) in one browser each keep theirs. */
   cookieName(id: string): string {
@@ -18,11 +19,16 @@ export class SessionBinding {
     return createHmac('sha256', this.secret).update(id).digest('base64url');
   }
 
+  /**
+   * `Path=/`: any path ending in `/pushlet.srv` is the endpoint, and a proxy may serve it under
+   * a prefix this server never sees (`/legacy/` to `/pushlet/`), so only the root is sure to
+   * cover the path the browser used.
+   */
   setCookie(id: string): string {
-    return `${this.cookieName(id)}=${this.mac(id)}; Path=${this.path || '/'}; HttpOnly; SameSite=Lax`;
+    return stringifySetCookie(this.cookieName(id), this.mac(id), { path: '/', httpOnly: true, sameSite: 'lax' });
   }
 
-  holds(id: string, cookies: Record<string, string>): boolean {
+  holds(id: string, cookies: Readonly<Record<string, string>>): boolean {
     const got = Buffer.from(cookies[this.cookieName(id)] ?? '');
     const want = Buffer.from(this.mac(id));
     return got.length === want.length && timingSafeEqual(got, want);
@@ -31,15 +37,8 @@ export class SessionBinding {
 
 const NO_COOKIES: Readonly<Record<string, string>> = Object.freeze(Object.create(null));
 
-/** `a=1; b=2` -> { a: '1', b: '2' } (first wins). */
+/** The request's cookies by name (the first of a name wins). */
 export function parseCookies(header: string | undefined): Readonly<Record<string, string>> {
-  if (!header) return NO_COOKIES;
-  const out: Record<string, string> = Object.create(null);
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 1) continue;
-    const name = part.slice(0, eq).trim();
-    if (!(name in out)) out[name] = part.slice(eq + 1).trim();
-  }
-  return out;
+  // A name that is absent reads as undefined, as in any record.
+  return header ? (parseCookie(header) as Record<string, string>) : NO_COOKIES;
 }

@@ -2,10 +2,10 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import Koa from 'koa';
 import Router from '@koa/router';
 import { clientAddress, proxyTrust } from './address';
-import { cors, corsPolicy, type CorsPolicy } from './cors';
+import { cors, corsPolicy } from './cors';
 import type { Metrics } from './metrics';
 import { protocolHandler, type ProtocolDeps, type RequestTarget } from './protocol';
-import { staticFiles } from './static';
+import { isBundledClient, normalizeContext, staticFiles } from './static';
 
 export interface AppOptions {
   protocol: ProtocolDeps;
@@ -16,6 +16,19 @@ export interface AppOptions {
   metrics: Metrics;
   /** An old web application's page folder, served under the context before the bundled files. */
   webappDir?: string;
+}
+
+/** The HTTP side of a server: the listener of its own port, and the ways into another application. */
+export interface Http {
+  /** The request listener of the server's own port. */
+  listener: RequestListener;
+  /**
+   * For another `http.Server`: the protocol (paths under `prefix` ending in `/pushlet.srv`) and
+   * the bundled clients (`<prefix>/lib/*`, `<prefix>/js/*`); every other request goes to `others`.
+   */
+  mount(prefix: string, others: RequestListener): RequestListener;
+  /** The same as Koa middleware; `ready` is awaited before each protocol request (it starts the server). */
+  koa(prefix: string, ready: () => Promise<void>): Koa.Middleware;
 }
 
 const PROTOCOL_SUFFIX = '/pushlet.srv';
@@ -36,62 +49,104 @@ function absolutePath(url: string): string {
   }
 }
 
+/** Whether `path` is below `context` (`` for the root). */
+function under(path: string, context: string): boolean {
+  return context === '' || path.startsWith(context + '/');
+}
+
 /**
- * The server's request listener. Every path ending in `/pushlet.srv` is the protocol, handled on
- * Node's request and response directly: it is the hot path (thousands of held requests and
- * refresh cycles per second), and Koa's per-request context, middleware chain and finish
- * tracking cost CPU per cycle and memory per held request. Everything else goes through Koa:
- * health, readiness and metrics, then the bundled clients, the demo and an old webapp's pages.
+ * The protocol is handled on Node's request and response directly, in every mode: it is the hot
+ * path (thousands of held requests and refresh cycles per second), and Koa's per-request
+ * context, middleware chain and finish tracking cost CPU per cycle and memory per held request.
+ * Everything else goes through Koa: health, readiness and metrics, then the bundled clients, the
+ * demo and an old webapp's pages.
  */
-export function createApp(opts: AppOptions): RequestListener {
+export function createHttp(opts: AppOptions): Http {
   const trust = proxyTrust(opts.trustProxy);
-  const app = new Koa({ proxy: trust.all });
-  const policy: CorsPolicy | undefined = opts.corsOrigins.length ? corsPolicy(opts.corsOrigins) : undefined;
-  const protocol = protocolHandler(opts.protocol);
-  const router = new Router();
-  router.get('/health', (ctx) => {
-    ctx.body = { status: 'ok' };
-  });
-  router.get('/ready', async (ctx) => {
-    try {
-      await opts.protocol.store.ping();
-      ctx.body = { status: 'ready' };
-    } catch (err) {
-      ctx.status = 503;
-      ctx.body = { status: 'unavailable', reason: (err as Error).message };
-    }
-  });
-  router.get('/metrics', async (ctx) => {
-    ctx.type = opts.metrics.registry.contentType;
-    ctx.body = await opts.metrics.text();
-  });
-
-  if (policy) app.use(cors(policy));
-  app.use(router.routes());
-  app.use(staticFiles({ context: opts.context, webappDir: opts.webappDir }));
-  app.on('error', (err: Error & { code?: string }) => {
-    // A client that went away mid-response is normal for long polls.
-    if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return;
+  const policy = opts.corsOrigins.length ? corsPolicy(opts.corsOrigins) : undefined;
+  const handler = protocolHandler(opts.protocol);
+  const onKoaError = (err: Error & { code?: string }) => {
+    // A client that went away mid-response is normal for long polls and large files.
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || err.code === 'ERR_STREAM_PREMATURE_CLOSE') return;
     opts.protocol.log.warn({ err }, 'http error');
-  });
-  const koa = app.callback();
+  };
 
-  return (req: IncomingMessage, res: ServerResponse) => {
-    const { path, query } = splitTarget(req.url ?? '/');
-    if (!path.endsWith(PROTOCOL_SUFFIX)) {
-      void koa(req, res);
-      return;
-    }
+  function protocol(req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void> {
     const headers = policy?.(req.method ?? 'GET', req.headers) ?? {};
     if (req.method === 'OPTIONS' && headers['Access-Control-Allow-Origin']) {
       res.writeHead(204, headers).end();
-      return;
+      return Promise.resolve();
     }
     const target: RequestTarget = { path, query, address: clientAddress(req, trust), headers };
-    protocol(req, res, target).catch((err: unknown) => {
+    return handler(req, res, target).catch((err: unknown) => {
       opts.protocol.log.error({ err }, 'protocol request failed');
       if (!res.headersSent) res.writeHead(500).end();
       else res.destroy();
     });
+  }
+
+  function site(): RequestListener {
+    const app = new Koa({ proxy: trust.all });
+    const router = new Router();
+    router.get('/health', (ctx) => {
+      ctx.body = { status: 'ok' };
+    });
+    router.get('/ready', async (ctx) => {
+      try {
+        await opts.protocol.store.ping();
+        ctx.body = { status: 'ready' };
+      } catch (err) {
+        ctx.status = 503;
+        ctx.body = { status: 'unavailable', reason: (err as Error).message };
+      }
+    });
+    router.get('/metrics', async (ctx) => {
+      ctx.type = opts.metrics.registry.contentType;
+      ctx.body = await opts.metrics.text();
+    });
+    if (opts.corsOrigins.length) app.use(cors(opts.corsOrigins));
+    app.use(router.routes());
+    app.use(staticFiles({ context: opts.context, webappDir: opts.webappDir }));
+    app.on('error', onKoaError);
+    const koa = app.callback();
+    return (req, res) => {
+      const { path, query } = splitTarget(req.url ?? '/');
+      if (path.endsWith(PROTOCOL_SUFFIX)) void protocol(req, res, path, query);
+      else void koa(req, res);
+    };
+  }
+
+  return {
+    listener: site(),
+
+    mount(prefix, others) {
+      const context = normalizeContext(prefix);
+      const app = new Koa({ proxy: trust.all });
+      app.use(staticFiles({ context, clientsOnly: true }));
+      app.on('error', onKoaError);
+      const clients = app.callback();
+      return (req, res) => {
+        const { path, query } = splitTarget(req.url ?? '/');
+        if (!under(path, context)) return others(req, res);
+        if (path.endsWith(PROTOCOL_SUFFIX)) return void protocol(req, res, path, query);
+        const [folder, name, deeper] = path.slice(context.length + 1).split('/');
+        // Only what is there, so that the application keeps its own paths, 404s included.
+        if ((folder === 'lib' || folder === 'js') && deeper === undefined && isBundledClient(name)) return void clients(req, res);
+        others(req, res);
+      };
+    },
+
+    koa(prefix, ready) {
+      const context = normalizeContext(prefix);
+      const clients = staticFiles({ context, clientsOnly: true });
+      return async (ctx, next) => {
+        if (!under(ctx.path, context)) return next();
+        if (!ctx.path.endsWith(PROTOCOL_SUFFIX)) return clients(ctx, next);
+        await ready();
+        // The answer is written on Node's response, as on our own port; Koa leaves it alone.
+        ctx.respond = false;
+        await protocol(ctx.req, ctx.res, ctx.path, ctx.querystring);
+      };
+    },
   };
 }

@@ -1,44 +1,57 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import koaCors from '@koa/cors';
 import type Koa from 'koa';
 
 /** The CORS headers for one request, or undefined when its origin is not allowed (or absent). */
 export type CorsPolicy = (method: string, headers: IncomingHttpHeaders) => Record<string, string> | undefined;
 
+const METHODS = 'GET, POST, OPTIONS';
+const MAX_AGE = '86400';
+
 /**
- * CORS for pages on other origins (`cors.origins`: `*` or a list). Credentials are allowed for
- * listed origins so that session-binding cookies travel; `*` echoes the origin without them.
- * A preflight (`OPTIONS`) gets the allowed methods and headers too.
+ * Who may call from other sites (`cors.origins`: `*` or a list), the one rule of both paths.
+ * Credentials are allowed for listed origins so that session-binding cookies travel; `*` echoes
+ * the origin without them.
  */
-export function corsPolicy(origins: string[]): CorsPolicy {
+function corsRule(origins: string[]): { allows(origin: string | undefined): origin is string; credentials: boolean } {
   const any = origins.includes('*');
   const allowed = new Set(origins);
+  return {
+    allows: (origin): origin is string => !!origin && (any || allowed.has(origin.toLowerCase())),
+    credentials: !any,
+  };
+}
+
+/**
+ * The rule for the protocol path, which answers on Node's request without Koa (src/http/app.ts),
+ * so it writes the headers itself. A preflight (`OPTIONS`) gets the allowed methods and headers.
+ */
+export function corsPolicy(origins: string[]): CorsPolicy {
+  const rule = corsRule(origins);
   return (method, headers) => {
     const origin = headers.origin;
-    if (!origin || (!any && !allowed.has(origin.toLowerCase()))) return undefined;
+    if (!rule.allows(origin)) return undefined;
     const out: Record<string, string> = { 'Access-Control-Allow-Origin': origin, Vary: 'Origin' };
-    if (!any) out['Access-Control-Allow-Credentials'] = 'true';
+    if (rule.credentials) out['Access-Control-Allow-Credentials'] = 'true';
     if (method === 'OPTIONS') {
-      out['Access-Control-Allow-Methods'] = 'GET, POST, OPTIONS';
+      out['Access-Control-Allow-Methods'] = METHODS;
       out['Access-Control-Allow-Headers'] = (headers['access-control-request-headers'] as string | undefined) || 'Content-Type';
-      out['Access-Control-Max-Age'] = '86400';
+      out['Access-Control-Max-Age'] = MAX_AGE;
     }
     return out;
   };
 }
 
-/** The policy as Koa middleware, for the non-protocol paths; a preflight is answered 204 here. */
-export function cors(policy: CorsPolicy): Koa.Middleware {
-  return async (ctx, next) => {
-    const headers = policy(ctx.method, ctx.req.headers);
-    if (!headers) return next();
-    for (const [k, v] of Object.entries(headers)) {
-      if (k === 'Vary') ctx.vary(v);
-      else ctx.set(k, v);
-    }
-    if (ctx.method === 'OPTIONS') {
-      ctx.status = 204;
-      return;
-    }
-    return next();
-  };
+/** The same rule for the paths Koa serves (files, health, metrics), through @koa/cors. */
+export function cors(origins: string[]): Koa.Middleware {
+  const rule = corsRule(origins);
+  return koaCors({
+    origin: (ctx) => {
+      const origin = ctx.get('Origin');
+      return rule.allows(origin) ? origin : '';
+    },
+    credentials: rule.credentials,
+    allowMethods: METHODS,
+    maxAge: MAX_AGE,
+  });
 }

@@ -139,9 +139,11 @@ export function protocolHandler(deps: ProtocolDeps): ProtocolHandler {
     let head = writer.begin();
     for (const e of outcome.events) head += writer.event(e);
     const channel = outcome.channel;
-    if (!channel) return sendWhole(res, headers(), head + writer.end(), deps.responseCharset);
+    // A binary format's text is its bytes, one per character: latin1 writes them unchanged.
+    const out = spec.bytes ? { ...deps, responseCharset: 'latin1' } : deps;
+    if (!channel) return sendWhole(res, headers(), head + writer.end(), out.responseCharset);
     // Not awaited: this frame need not stay alive through a held request's wait.
-    const holding = hold(res, t, deps, channels, channel, writer, head, headers);
+    const holding = hold(res, t, out, channels, channel, writer, head, headers);
     deps.open.add(holding);
     return holding.finally(() => deps.open.delete(holding));
   };

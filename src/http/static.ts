@@ -1,13 +1,24 @@
-import { createHash } from 'node:crypto';
-import { existsSync, promises as fs, type Stats } from 'node:fs';
+import { existsSync, promises as fs, readdirSync } from 'node:fs';
 import * as path from 'node:path';
+import etag from '@koa/etag';
+import { send } from '@koa/send';
 import type { Context, Middleware } from 'koa';
+import compose from 'koa-compose';
+import conditional from 'koa-conditional-get';
+import { lookup } from 'mime-types';
+import { ranges } from './ranges';
+import { openWebapp } from './webapp';
 
 export interface StaticOptions {
   /** The web context, e.g. `/pushlet` (`/` or `` for the root). */
   context: string;
   /** A legacy WAR's page folder, served as-is under the context; its files win over ours. */
   webappDir?: string;
+  /**
+   * Only the bundled clients (`<ctx>/lib/*`, `<ctx>/js/*`): no demo, no webapp, no redirects.
+   * For a server mounted in another application, whose other paths are not ours.
+   */
+  clientsOnly?: boolean;
 }
 
 /**
@@ -20,31 +31,12 @@ const BUNDLES: Record<string, readonly string[]> = {
   'js-pushlet-client.js': ['pushlet-common.js', 'js-pushlet-client.js'],
 };
 
-const TYPES: Record<string, string> = {
-  '.html': 'text/html',
-  '.htm': 'text/html',
-  '.js': 'application/javascript',
-  '.css': 'text/css',
-  '.json': 'application/json',
-  '.xml': 'text/xml',
-  '.txt': 'text/plain',
-  '.png': 'image/png',
-  '.gif': 'image/gif',
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.ico': 'image/x-icon',
-  '.svg': 'image/svg+xml',
-  '.woff': 'font/woff',
-  '.woff2': 'font/woff2',
-  '.swf': 'application/x-shockwave-flash',
-  '.mp3': 'audio/mpeg',
-  '.wav': 'audio/wav',
-};
-
 /** Bundled files change only with a server upgrade; ETags revalidate them after that. */
 const BUNDLED_CACHE = 'public, max-age=604800';
 /** Pages (our demo, a webapp's files) are revalidated on every use. */
 const PAGE_CACHE = 'no-cache';
+/** Where the demo also answers, so that a webapp's own page can have the context root. */
+const DEMO = 'demo';
 
 /**
  * Never served from a webapp folder: what a servlet container keeps private (WEB-INF, META-INF)
@@ -52,13 +44,22 @@ const PAGE_CACHE = 'no-cache';
  */
 const PRIVATE = /^(?:web-inf|meta-inf)$|\.jspx?$|\.jspf$/i;
 
-interface Resource {
-  files: string[];
-  stats: Stats[];
+/** A file for @koa/send: `rel` is URI-encoded, as send decodes it. */
+interface File {
+  kind: 'file';
+  root: string;
+  rel: string;
   cache: string;
-  /** Our own files are UTF-8; a webapp's text files keep the container's charset-less type. */
-  charset: boolean;
+  /** Our own files are UTF-8; a webapp's keep a servlet container's charset-less type. */
+  ours: boolean;
 }
+interface Bundle {
+  kind: 'bundle';
+  files: string[];
+}
+/** A folder asked for without its slash: redirected to it, so its pages' relative links work. */
+const DIRECTORY = { kind: 'directory' } as const;
+type Found = File | Bundle | typeof DIRECTORY;
 
 /** The folder holding static/, whether running from src/ or from dist/src/. */
 function bundledRoot(): string {
@@ -69,17 +70,21 @@ function bundledRoot(): string {
   throw new Error(`static/ folder not found above ${__dirname}`);
 }
 
-function normalizeContext(context: string): string {
+const BUNDLED = bundledRoot();
+const CLIENT_NAMES = new Set(readdirSync(path.join(BUNDLED, 'lib')).filter((n) => !n.startsWith('.')));
+
+/** Whether `name` is a bundled client file, served at `<ctx>/lib/<name>` and `<ctx>/js/<name>`. */
+export function isBundledClient(name: string): boolean {
+  return CLIENT_NAMES.has(name);
+}
+
+export function normalizeContext(context: string): string {
   const c = context.replace(/\/+$/, '');
   return c === '' || c.startsWith('/') ? c : '/' + c;
 }
 
-async function statFile(file: string): Promise<Stats | null> {
-  try {
-    return await fs.stat(file);
-  } catch {
-    return null;
-  }
+async function isFile(file: string): Promise<boolean> {
+  return (await fs.stat(file).catch(() => null))?.isFile() ?? false;
 }
 
 /**
@@ -104,70 +109,79 @@ function inside(root: string, segments: string[]): string | null {
   return file === root || file.startsWith(root + path.sep) ? file : null;
 }
 
+function fileOf(root: string, file: string, cache: string, ours: boolean): File {
+  const rel = path.relative(root, file).split(path.sep).map(encodeURIComponent).join('/');
+  return { kind: 'file', root, rel, cache, ours };
+}
+
+/** The bundled clients at `lib/*` and `js/*` below where `segments` start, and the demo when `demo`. */
+function bundled(segments: string[], demo: boolean): Found | null {
+  if (demo && segments.length === 1 && (segments[0] === '' || segments[0] === 'index.html')) {
+    return fileOf(BUNDLED, path.join(BUNDLED, 'index.html'), PAGE_CACHE, true);
+  }
+  if (segments.length !== 2 || (segments[0] !== 'lib' && segments[0] !== 'js') || !isBundledClient(segments[1])) return null;
+  const parts = BUNDLES[segments[1]];
+  if (parts) return { kind: 'bundle', files: parts.map((p) => path.join(BUNDLED, 'lib', p)) };
+  return fileOf(BUNDLED, path.join(BUNDLED, 'lib', segments[1]), BUNDLED_CACHE, true);
+}
+
 /**
- * Serves the bundled clients at `<ctx>/lib/*` and `<ctx>/js/*`, the demo at `<ctx>/` (and `/`
- * redirects there), and, when set, a webapp folder as-is under `<ctx>/`, its files first.
- * Anything else goes on to the next middleware.
+ * Serves, under the context: a webapp folder as-is when set (its files first; a folder shows
+ * its welcome file, as under a servlet container); the bundled clients at `lib/*` and `js/*`;
+ * the demo at `demo/`, and at the context root when there is no webapp (`/` redirects there).
+ * Files are streamed by @koa/send, with ETags (@koa/etag), 304s (koa-conditional-get) and byte
+ * ranges. Anything else goes on to the next middleware.
  */
 export function staticFiles(opts: StaticOptions): Middleware {
   const context = normalizeContext(opts.context);
-  const bundled = bundledRoot();
-  const webapp = opts.webappDir === undefined ? undefined : path.resolve(opts.webappDir);
+  const webapp = opts.webappDir === undefined || opts.clientsOnly ? undefined : openWebapp(opts.webappDir);
+  const delivery = [conditional(), ranges(), etag()];
 
-  async function fromWebapp(segments: string[]): Promise<Resource | 'directory' | null> {
+  async function fromWebapp(segments: string[]): Promise<Found | null> {
     if (webapp === undefined || segments.some((s) => s.startsWith('.') || PRIVATE.test(s))) return null;
-    let file = inside(webapp, segments);
+    const file = inside(webapp.root, segments);
     if (file === null) return null;
-    let stat = await statFile(file);
-    if (stat?.isDirectory()) {
-      if (segments[segments.length - 1] !== '') return 'directory';
-      file = path.join(file, 'index.html');
-      stat = await statFile(file);
+    const stat = await fs.stat(file).catch(() => null);
+    if (stat?.isFile()) return fileOf(webapp.root, file, PAGE_CACHE, false);
+    if (!stat?.isDirectory()) return null;
+    if (segments[segments.length - 1] !== '') return DIRECTORY;
+    for (const name of webapp.welcome) {
+      const parts = name.split('/');
+      if (parts.some((s) => s.startsWith('.') || PRIVATE.test(s))) continue;
+      const welcome = inside(file, parts);
+      if (welcome !== null && (await isFile(welcome))) return fileOf(webapp.root, welcome, PAGE_CACHE, false);
     }
-    return stat?.isFile() ? { files: [file], stats: [stat], cache: PAGE_CACHE, charset: false } : null;
+    return null;
   }
 
-  async function ours(segments: string[]): Promise<Resource | null> {
-    if (segments.length === 1 && (segments[0] === '' || segments[0] === 'index.html')) {
-      return resource([path.join(bundled, 'index.html')], PAGE_CACHE);
-    }
-    if (segments.length !== 2 || (segments[0] !== 'lib' && segments[0] !== 'js') || segments[1] === '') return null;
-    const name = segments[1];
-    if (name.startsWith('.')) return null;
-    const parts = BUNDLES[name] ?? [name];
-    return resource(parts.map((p) => path.join(bundled, 'lib', p)), BUNDLED_CACHE);
+  function ours(segments: string[]): Found | null {
+    if (opts.clientsOnly) return bundled(segments, false);
+    if (segments[0] === DEMO) return segments.length === 1 ? DIRECTORY : bundled(segments.slice(1), true);
+    return bundled(segments, webapp === undefined);
   }
 
-  async function resource(files: string[], cache: string): Promise<Resource | null> {
-    const stats = await Promise.all(files.map(statFile));
-    if (stats.some((s) => !s?.isFile())) return null;
-    return { files, stats: stats as Stats[], cache, charset: true };
-  }
-
-  async function send(ctx: Context, r: Resource): Promise<void> {
-    const type = TYPES[path.extname(r.files[r.files.length - 1]).toLowerCase()] ?? 'application/octet-stream';
-    const textual = /^text\/|javascript|json|xml|svg/.test(type);
-    ctx.status = 200;
-    ctx.set('Content-Type', r.charset && textual ? `${type}; charset=utf-8` : type);
-    ctx.set('Cache-Control', r.cache);
+  async function deliver(ctx: Context, found: File | Bundle): Promise<void> {
     ctx.set('X-Content-Type-Options', 'nosniff');
-    const tag = createHash('sha1');
-    r.stats.forEach((s, i) => tag.update(`${r.files[i]}:${s.size}:${s.mtimeMs};`));
-    ctx.etag = tag.digest('base64url');
-    if (ctx.fresh) {
-      ctx.status = 304;
+    if (found.kind === 'bundle') {
+      ctx.set('Cache-Control', BUNDLED_CACHE);
+      ctx.type = path.extname(found.files[0]);
+      const bodies = await Promise.all(found.files.map((f) => fs.readFile(f)));
+      // A newline after each part keeps a part without a final newline from joining the next.
+      ctx.body = Buffer.concat(bodies.flatMap((b) => [b, Buffer.from('\n')]));
       return;
     }
-    const bodies = await Promise.all(r.files.map((f) => fs.readFile(f)));
-    // A newline between bundled parts keeps a part without a final newline from joining the next.
-    ctx.body = bodies.length === 1 ? bodies[0] : Buffer.concat(bodies.flatMap((b) => [b, Buffer.from('\n')]));
+    ctx.set('Cache-Control', found.cache);
+    // An old page's own <meta> charset decides, as under a servlet container.
+    if (!found.ours) ctx.set('Content-Type', lookup(found.rel) || 'application/octet-stream');
+    await send(ctx, found.rel, { root: found.root, index: false, format: false, gzip: false, brotli: false });
   }
 
   return async (ctx, next) => {
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
     const p = ctx.path;
-    if (context !== '' && (p === '/' || p === context)) {
-      ctx.redirect(context + '/' + (ctx.querystring ? '?' + ctx.querystring : ''));
+    const query = ctx.querystring ? '?' + ctx.querystring : '';
+    if (!opts.clientsOnly && context !== '' && (p === '/' || p === context)) {
+      ctx.redirect(context + '/' + query);
       return;
     }
     if (!p.startsWith(context + '/')) return next();
@@ -178,13 +192,12 @@ export function staticFiles(opts: StaticOptions): Middleware {
       ctx.body = 'Bad path';
       return;
     }
-    const mine = await fromWebapp(segments);
-    if (mine === 'directory') {
-      ctx.redirect(p + '/' + (ctx.querystring ? '?' + ctx.querystring : ''));
+    const found = (await fromWebapp(segments)) ?? ours(segments);
+    if (found === null) return next();
+    if (found.kind === 'directory') {
+      ctx.redirect(p + '/' + query);
       return;
     }
-    const found = mine ?? (await ours(segments));
-    if (found === null) return next();
-    await send(ctx, found);
+    await compose([...delivery, (c: Context) => deliver(c, found)])(ctx);
   };
 }

@@ -49,7 +49,7 @@ export const F = {
   TO_ONLINE: 'publish_to_online',
 } as const;
 
-export const FORMATS = ['js', 'xml', 'xml-strict', 'json'] as const;
+export const FORMATS = ['js', 'xml', 'xml-strict', 'json', 'ser'] as const;
 export type Format = (typeof FORMATS)[number];
 export const DEFAULT_FORMAT: Format = 'js';
 

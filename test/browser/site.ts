@@ -34,7 +34,8 @@ export interface Site {
 export async function startSite(pages: Record<string, string>, overrides: Record<string, string | number | boolean> = {}): Promise<Site> {
   const webapp = mkdtempSync(path.join(tmpdir(), 'pushlet-webapp-'));
   for (const [name, content] of Object.entries(pages)) writeFileSync(path.join(webapp, name), content);
-  const server = createServer({ env: {}, overrides: { ...BROWSER_TIMEOUTS, webapp, ...overrides } });
+  // No pages, no webapp: the demo keeps the context root (a webapp's root is its own).
+  const server = createServer({ env: {}, overrides: { ...BROWSER_TIMEOUTS, ...(Object.keys(pages).length ? { webapp } : {}), ...overrides } });
   const base = await server.listen(0, '127.0.0.1');
   return {
     server,

@@ -26,11 +26,33 @@ function raw(port: number, rawPath: string, opts: { method?: string; headers?: R
   });
 }
 
+/** A GET whose body is kept as bytes. */
+function rawBytes(port: number, rawPath: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: rawPath, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 const STATIC_LIB = path.resolve(__dirname, '../../../static/lib');
+/** A webapp file of 300 kB, bytes 0..255 over and over, so that any slice can be checked. */
+const SONG = Buffer.from(Array.from({ length: 300_000 }, (_, i) => i % 256));
+
+/** Errors Koa reported while serving; each test must leave none. */
+const koaErrors: Error[] = [];
 
 async function serve(opts: StaticOptions): Promise<{ server: Server; port: number }> {
   const app = new Koa();
   app.use(staticFiles(opts));
+  // A client closing as the last bytes go out is not an error of ours (src/http/app.ts ignores it too).
+  app.on('error', (err: Error & { code?: string }) => {
+    if (err.code !== 'ERR_STREAM_PREMATURE_CLOSE') koaErrors.push(err);
+  });
   const server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   return { server, port: (server.address() as AddressInfo).port };
@@ -53,7 +75,11 @@ describe('static files: bundled clients, demo and webapp folder', () => {
     writeFileSync(path.join(webapp, 'WEB-INF', 'web.xml'), '<web-app/>');
     writeFileSync(path.join(webapp, 'login.jsp'), '<% secret %>');
     writeFileSync(path.join(webapp, '.htpasswd'), 'secret');
+    writeFileSync(path.join(webapp, 'song.mp3'), SONG);
     ({ server, port } = await serve({ context: '/pushlet', webappDir: webapp }));
+  });
+  afterEach(() => {
+    expect(koaErrors.splice(0)).to.deep.equal([]);
   });
   after(() => {
     server?.close();
@@ -63,7 +89,8 @@ describe('static files: bundled clients, demo and webapp folder', () => {
   it('serves the AJAX client as one script with its parts, long-cached with an ETag', async () => {
     const r = await get('/pushlet/lib/ajax-pushlet-client.js');
     expect(r.status).to.equal(200);
-    expect(r.headers['content-type']).to.equal('application/javascript; charset=utf-8');
+    // RFC 9239's type for JavaScript.
+    expect(r.headers['content-type']).to.equal('text/javascript; charset=utf-8');
     expect(r.headers['cache-control']).to.match(/max-age=\d{6,}/);
     expect(r.headers.etag).to.be.a('string');
     const parts = ['pushlet-common.js', 'ajax-pushlet-client.js'].map((f) => readFileSync(path.join(STATIC_LIB, f), 'utf8'));
@@ -98,13 +125,14 @@ describe('static files: bundled clients, demo and webapp folder', () => {
     expect(Number(head.headers['content-length'])).to.equal(Buffer.byteLength(r.text));
   });
 
-  it('redirects / and the bare context to the demo at <ctx>/, which is not long-cached', async () => {
+  it('redirects / and the bare context to <ctx>/, and serves the demo at <ctx>/demo/, not long-cached', async () => {
     for (const p of ['/', '/pushlet']) {
       const r = await get(p);
       expect(r.status, p).to.equal(302);
       expect(r.headers.location, p).to.equal('/pushlet/');
     }
-    const demo = await get('/pushlet/');
+    expect((await get('/pushlet/demo')).headers.location).to.equal('/pushlet/demo/');
+    const demo = await get('/pushlet/demo/');
     expect(demo.status).to.equal(200);
     expect(demo.headers['content-type']).to.equal('text/html; charset=utf-8');
     expect(demo.headers['cache-control']).to.equal('no-cache');
@@ -119,6 +147,49 @@ describe('static files: bundled clients, demo and webapp folder', () => {
     expect(page.headers['content-type']).to.equal('text/html');
     expect((await get('/pushlet/lib/xparse.js')).text).to.equal('/* the webapp own xparse */');
     expect((await get('/pushlet/js/xparse.js')).text).to.include('window.Xparse');
+  });
+
+  it('streams a webapp file with Last-Modified and an ETag, and revalidates it', async () => {
+    const r = await get('/pushlet/song.mp3');
+    expect(r.status).to.equal(200);
+    expect(r.headers['content-type']).to.equal('audio/mpeg');
+    expect(Number(r.headers['content-length'])).to.equal(SONG.length);
+    expect(r.headers['last-modified']).to.be.a('string');
+    expect(r.headers['accept-ranges']).to.equal('bytes');
+    expect(Buffer.from(r.text, 'latin1').length).to.be.greaterThan(0);
+    const again = await get('/pushlet/song.mp3', { headers: { 'If-None-Match': r.headers.etag as string } });
+    expect(again.status).to.equal(304);
+  });
+
+  it('answers byte ranges: one range 206, a suffix range, unsatisfiable 416, several or a stale If-Range whole', async () => {
+    const bytes = (p: string, range: string, extra: Record<string, string> = {}) => rawBytes(port, p, { Range: range, ...extra });
+    const mid = await bytes('/pushlet/song.mp3', 'bytes=1000-1999');
+    expect(mid.status).to.equal(206);
+    expect(mid.headers['content-range']).to.equal(`bytes 1000-1999/${SONG.length}`);
+    expect(mid.body.equals(SONG.subarray(1000, 2000))).to.equal(true);
+    const tail = await bytes('/pushlet/song.mp3', 'bytes=-500');
+    expect(tail.status).to.equal(206);
+    expect(tail.body.equals(SONG.subarray(SONG.length - 500))).to.equal(true);
+    const open = await bytes('/pushlet/song.mp3', 'bytes=299990-');
+    expect(open.body.equals(SONG.subarray(299_990))).to.equal(true);
+    const beyond = await bytes('/pushlet/song.mp3', 'bytes=400000-400010');
+    expect(beyond.status).to.equal(416);
+    expect(beyond.headers['content-range']).to.equal(`bytes */${SONG.length}`);
+    const several = await bytes('/pushlet/song.mp3', 'bytes=0-9,100-109');
+    expect(several.status).to.equal(200);
+    expect(several.body.length).to.equal(SONG.length);
+    const stale = await bytes('/pushlet/song.mp3', 'bytes=0-9', { 'If-Range': '"not-this-one"' });
+    expect(stale.status).to.equal(200);
+    expect(stale.body.length).to.equal(SONG.length);
+    const fresh = await bytes('/pushlet/song.mp3', 'bytes=0-9', { 'If-Range': mid.headers['last-modified'] as string });
+    expect(fresh.status).to.equal(206);
+    // A bundled client is a buffer made of its parts: ranges apply to it too.
+    const whole = await bytes('/pushlet/lib/ajax-pushlet-client.js', 'bytes=0-');
+    const part = await bytes('/pushlet/lib/ajax-pushlet-client.js', 'bytes=10-19');
+    expect(part.status).to.equal(206);
+    expect(part.body.equals(whole.body.subarray(10, 20))).to.equal(true);
+    // Not for answers that are not files.
+    expect((await bytes('/pushlet/no-such.mp3', 'bytes=0-1')).status).to.equal(404);
   });
 
   it('redirects a folder to its slash form and serves its index.html', async () => {

@@ -22,7 +22,8 @@ export interface NodeOptions {
 /** Starts `pushlet-server` as its own process (the CLI), on a free port; resolves once it listens. */
 export function startNode(args: string[] = [], opts: NodeOptions = {}): Promise<Node> {
   return new Promise((resolve, reject) => {
-    const argv = [...(opts.execArgv ?? []), CLI, '--port', '0', '--host', '127.0.0.1', '--set', 'log.level=0', '--set', 'sources.activate=false', ...args];
+    // Info level: the start line, which names the port, is a log line.
+    const argv = [...(opts.execArgv ?? []), CLI, '--port', '0', '--host', '127.0.0.1', '--set', 'log.level=4', '--set', 'sources.activate=false', ...args];
     const proc = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
     let out = '';

@@ -16,7 +16,7 @@ describe('protocol requests (sections 2 and 3)', () => {
       ['an empty p_event', { p_event: '', p_id: 'x' }, 'No eventType specified'],
       ['no p_id', { p_event: 'hb' }, 'No id specified'],
       ['an unknown p_id', { p_event: 'hb', p_id: 'no-such-session' }, 'Invalid or expired id: no-such-session'],
-      ['an unknown p_format on join', { p_event: 'join', p_format: 'ser' }, 'Unsupported p_format: ser'],
+      ['an unknown p_format on join', { p_event: 'join', p_format: 'foo' }, 'Unsupported p_format: foo'],
     ] as const) {
       it(`answers ${what} with 400 and the reason as text`, async () => {
         const r = await get(fields);

@@ -183,7 +183,7 @@ describe('session binding (session.bind=cookie)', () => {
 
   it('join sets an HttpOnly cookie; requests without it are refused with a reason', async () => {
     const join1 = await http(`${s.srv}?p_event=join&p_format=xml`);
-    expect(String(join1.headers['set-cookie'])).to.match(/^PLB_[0-9a-f]{16}=[\w-]+; Path=\/pushlet; HttpOnly/);
+    expect(String(join1.headers['set-cookie'])).to.match(/^PLB_[0-9a-f]{16}=[\w-]+; Path=\/; HttpOnly/);
     const id = parseXmlEvents(join1.text)[0].p_id;
     const cookie = cookieOf(join1.headers['set-cookie']);
     const ok = await http(`${s.srv}?p_event=hb&p_id=${id}`, { headers: { cookie } });

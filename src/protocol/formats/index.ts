@@ -2,6 +2,7 @@ import type { Format } from '../constants';
 import type { FormatSpec } from './writer';
 import { js } from './js';
 import { json } from './json';
+import { ser } from './ser';
 import { xml } from './xml';
 import { xmlStrict } from './xml-strict';
 
@@ -13,4 +14,5 @@ export const FORMAT_SPECS: Record<Format, FormatSpec> = {
   json,
   xml,
   'xml-strict': xmlStrict,
+  ser,
 };

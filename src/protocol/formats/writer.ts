@@ -16,6 +16,11 @@ export interface FormatSpec {
   /** Content-Type for the given response charset name (e.g. `UTF-8`). */
   contentType(charset: string): string;
   create(): FormatWriter;
+  /**
+   * Set when the writer's text is bytes, one character per byte (`ser`): sent as they are, not
+   * encoded in response.charset.
+   */
+  bytes?: true;
 }
 
 /**
@@ -28,7 +33,7 @@ export function escaper(chars: RegExp, replace: (c: string) => string): (v: stri
 }
 
 /** The receiver's own fields, written after the shared ones, in this order. */
-const OWN_NAMES = [F.SEQ, F.SID, F.LABEL] as const;
+export const OWN_NAMES = [F.SEQ, F.SID, F.LABEL] as const;
 const OWN = new Set<string>(OWN_NAMES);
 
 /** How one format writes a field, and what goes between two. */
