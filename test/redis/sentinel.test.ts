@@ -4,7 +4,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RedisStore } from '../../src/store/redis';
-import { RedisChild, freePort, rawClient, sleep } from './support';
+import { freePort } from '../support/net';
+import { RedisChild, rawClient, sleep } from './support';
 import { drain } from '../support/store-contract';
 
 /** A redis-server in sentinel mode watching `master` under the name `mymaster`. */

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import { freePort } from '../support/net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'chai';
@@ -170,17 +171,6 @@ export function expectSameState(ours: Map<string, KeyDump>, java: Map<string, Ke
 
 export const JAVA_REDIS = '/work/shared/reference/java-redis';
 export const JEDIS_SHARDS = '/work/shared/reference/jedis-shards.txt';
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A redis-server child of this test process, on a free loopback port. */
 export class RedisChild {
