@@ -186,8 +186,8 @@ export async function runChannel(deps: ChannelDeps, req: ChannelRequest, sink: S
       return 'ended';
     }
     if (written > 0) {
-      await store.ack(id, written === events.length ? events : events.slice(0, written));
       metrics.delivered(written);
+      await store.ack(id, written === events.length ? events : events.slice(0, written));
     }
     return stream ? 'more' : 'ended';
   }

@@ -174,10 +174,15 @@ async function hold(
   let inFlight = 0;
   /** Whether a socket write failed: what it carried did not reach the client. */
   let failed = false;
+  const socket = res.socket;
   let onDrained: (() => void) | undefined;
   const written = (n: number) => (err?: Error | null) => {
     inFlight -= n;
-    if (err) failed = true;
+    // Node calls back without an error for a socket destroyed meanwhile: what it held never left.
+    if (err || socket?.destroyed !== false) {
+      failed = true;
+      stop.abort();
+    }
     if (inFlight === 0) onDrained?.();
   };
   const write = (s: string): boolean => {
@@ -202,11 +207,11 @@ async function hold(
         if (!ok && !res.destroyed) res.destroy();
         resolve(ok);
       };
-      const closed = () => done(res.writableFinished);
+      const closed = () => done(false);
       const timer = setTimeout(() => done(false), ms);
       res.once('close', closed);
       if (streaming) onDrained = () => done(!failed);
-      else sendWhole(res, headers(), body + writer.end(), deps.responseCharset, () => done(true));
+      else sendWhole(res, headers(), body + writer.end(), deps.responseCharset, (ok) => done(ok));
     });
   };
   if (streaming) {
@@ -240,9 +245,17 @@ async function hold(
  * A whole answer in one write, with its length (added to `headers`, a fresh object); `sent` runs
  * once the socket took its last byte.
  */
-function sendWhole(res: ServerResponse, headers: Record<string, string | string[]>, text: string, charset: string, sent?: () => void): void {
+function sendWhole(res: ServerResponse, headers: Record<string, string | string[]>, text: string, charset: string, sent?: (ok: boolean) => void): void {
   const body = wireChunk(text, charset);
   headers['Content-Length'] = String(typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length);
   res.writeHead(200, headers);
-  res.end(body, sent);
+  if (!sent) {
+    res.end(body);
+    return;
+  }
+  const socket = res.socket;
+  // The write's own callback, not 'finish' (emitted even when the socket failed); and Node calls
+  // back without an error for a socket destroyed meanwhile.
+  res.write(body, (err) => sent(!err && socket?.destroyed === false));
+  res.end();
 }

@@ -33,7 +33,7 @@ describe('faults: server processes', function () {
     expect(Date.now() - t0).to.be.below(5000);
   });
 
-  it('a node killed mid-stream: every acknowledged event reaches the subscriber once, on another node, without a new join', async () => {
+  it('a node killed mid-stream: every acknowledged event reaches the subscriber, in order, on another node, without a new join', async () => {
     const a = await startNode(redisArgs());
     const b = await startNode(redisArgs());
     nodes.push(a, b);
@@ -63,11 +63,14 @@ describe('faults: server processes', function () {
     const [ack] = await again.event('listen', { p_mode: 'pull' });
     expect(ack.p_event).to.equal('listen-ack');
     const afterKill: string[] = [];
-    for (let i = 0; i < 20 && beforeKill.length + afterKill.length < acked.length; i++) {
+    const distinct = () => new Set([...beforeKill, ...afterKill]).size;
+    for (let i = 0; i < 20 && distinct() < acked.length; i++) {
       afterKill.push(...(await again.refresh()).map((e) => e.n));
     }
-    const all = [...beforeKill, ...afterKill];
+    // At least once: what the killed node wrote but had not acked comes again, right after.
+    const firstSeen = [...new Set([...beforeKill, ...afterKill])];
     expect(acked).to.have.length(120);
-    expect(all, 'each acknowledged event exactly once, in order').to.deep.equal(acked);
+    expect(firstSeen, 'each acknowledged event, in order').to.deep.equal(acked);
+    expect(beforeKill.length + afterKill.length - acked.length, 'duplicates: at most what was in flight at the kill').to.be.below(30);
   });
 });

@@ -5,10 +5,9 @@
  */
 import { expect } from 'chai';
 import { request } from 'node:http';
-import Redis from 'ioredis';
 import { loadConfig } from '../../src/config/config';
 import { parseXmlEvents, qs, sleep } from '../support/client';
-import { startServer, storeOverrides, type Running } from '../support/server';
+import { isolatedServer as isolated, startServer, type Running } from '../support/server';
 
 /** A GET from the local address `from`; its status and events. */
 function getFrom(from: string, url: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string; events: Record<string, string>[] }> {
@@ -22,21 +21,6 @@ function getFrom(from: string, url: string, headers: Record<string, string> = {}
     req.on('error', reject);
     req.end();
   });
-}
-
-/**
- * A server whose store holds nothing else: on Redis, a database of its own (the shared one holds
- * other suites' sessions, which would count against limit.sessions).
- */
-async function isolated(overrides: Record<string, string | number>): Promise<Running> {
-  const redisUrl = storeOverrides()['redis.url'];
-  if (!redisUrl) return startServer(overrides);
-  const u = new URL(redisUrl);
-  u.pathname = '/11';
-  const r = new Redis(u.toString());
-  await r.flushdb();
-  r.disconnect();
-  return startServer({ ...overrides, 'redis.url': u.toString() });
 }
 
 describe('admission: no lockout by one client', function () {

@@ -1,3 +1,4 @@
+import Redis from 'ioredis';
 import { createServer, type PushletServer, type ServerOptions } from '../../src/index';
 
 /** Settings that make timing-dependent behaviour quick in tests. */
@@ -36,4 +37,19 @@ export async function startServer(overrides: ServerOptions['overrides'] = {}, op
   const server = createServer({ env: {}, ...opts, overrides: { ...FAST, ...store, ...overrides } });
   const base = await server.listen(0, '127.0.0.1');
   return { server, base, srv: `${base}${server.config.context}/pushlet.srv` };
+}
+
+/**
+ * A server whose store holds nothing else: on Redis, an emptied database of its own (the shared
+ * one holds other suites' sessions, which would count against limit.sessions).
+ */
+export async function isolatedServer(overrides: ServerOptions['overrides'] = {}): Promise<Running> {
+  const redisUrl = storeOverrides()['redis.url'];
+  if (!redisUrl) return startServer(overrides);
+  const u = new URL(redisUrl);
+  u.pathname = '/11';
+  const r = new Redis(u.toString());
+  await r.flushdb();
+  r.disconnect();
+  return startServer({ ...overrides, 'redis.url': u.toString() });
 }
