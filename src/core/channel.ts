@@ -132,11 +132,18 @@ export async function runChannel(deps: ChannelDeps, req: ChannelRequest, sink: S
       // What the wait read is current unless the round made this answer wait.
       if (entering instanceof Promise) found = undefined;
       const round = await entering;
+      // A round is over for this answer once it is written: waiting for the socket to take it
+      // must not hold the next round back.
+      let inRound = true;
+      const leaveRound = () => {
+        if (inRound) rounds.leave(round);
+        inRound = false;
+      };
       let answered: Answered;
       try {
-        answered = await answer(outage, found);
+        answered = await answer(outage, found, leaveRound);
       } finally {
-        rounds.leave(round);
+        leaveRound();
       }
       if (answered === 'ended') return;
     }
@@ -145,7 +152,7 @@ export async function runChannel(deps: ChannelDeps, req: ChannelRequest, sink: S
   }
 
   /** One answer after a wait. */
-  async function answer(outage: boolean, found: Queued[] | undefined): Promise<Answered> {
+  async function answer(outage: boolean, found: Queued[] | undefined, leaveRound: () => void): Promise<Answered> {
     if (sink.signal.aborted) {
       if (sink.draining.aborted && stream) {
         sink.write(refreshEvent(s, 'pull', req.path, id));
@@ -179,7 +186,9 @@ export async function runChannel(deps: ChannelDeps, req: ChannelRequest, sink: S
     }
     const written = events.length ? writeEvents(events) : sink.write(event(E.HEARTBEAT), own()) ? 0 : -1;
     if (written < 0) return 'ended';
-    const flushed = stream ? await sink.flush(s.queueWriteTimeoutMillis) : await end();
+    const flushing = stream ? sink.flush(s.queueWriteTimeoutMillis) : end();
+    leaveRound();
+    const flushed = await flushing;
     if (!flushed) {
       // A stream that stays full is a receiver that does not read: stop it as a full queue would.
       if (stream && !sink.signal.aborted) deps.stopReceiver(id, events.length, 'stream client did not read for queue.write.timeout.millis');

@@ -156,6 +156,9 @@ interface Channels {
   deps: ChannelDeps;
 }
 
+/** Why a held request stopped; given, so that abort() does not make a DOMException each time. */
+const ENDED = Object.freeze({ reason: 'the response ended' });
+
 /** The data channel of a listen or refresh, after its ack: held until it has answered. */
 async function hold(
   res: ServerResponse, t: RequestTarget, deps: ProtocolDeps, { held, deps: channelDeps }: Channels,
@@ -164,7 +167,7 @@ async function hold(
 ): Promise<void> {
   // One controller per held request: the client going away or the server shutting down ends it.
   const stop = new AbortController();
-  const onStop = () => stop.abort();
+  const onStop = () => stop.abort(ENDED);
   res.on('close', onStop);
   held.add(onStop);
   // Pull and poll answers are short: sent whole, in one write, at flush. Stream answers go out per event.
@@ -181,7 +184,7 @@ async function hold(
     // Node calls back without an error for a socket destroyed meanwhile: what it held never left.
     if (err || socket?.destroyed !== false) {
       failed = true;
-      stop.abort();
+      stop.abort(ENDED);
     }
     if (inFlight === 0) onDrained?.();
   };
