@@ -252,13 +252,8 @@ function sendWhole(res: ServerResponse, headers: Record<string, string | string[
   const body = wireChunk(text, charset);
   headers['Content-Length'] = String(typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length);
   res.writeHead(200, headers);
-  if (!sent) {
-    res.end(body);
-    return;
-  }
   const socket = res.socket;
-  // The write's own callback, not 'finish' (emitted even when the socket failed); and Node calls
-  // back without an error for a socket destroyed meanwhile.
-  res.write(body, (err) => sent(!err && socket?.destroyed === false));
-  res.end();
+  // In one write with the headers, as `end` corks. 'finish' comes even when the socket failed
+  // (Node drops the error): whether the socket is still up tells.
+  res.end(body, sent && (() => sent(socket?.destroyed === false)));
 }
