@@ -2,7 +2,8 @@ import { Client } from './client';
 import { Run, publish } from './load';
 import type { ServerProcess } from './proc';
 import { Receivers, type ReceiverJob } from './receivers';
-import { cpuDuring, cpuPerUnit, type Ctx } from './scenario';
+import type { RedisServer } from './redis';
+import { cpuDuring, cpuPerUnit, type Ctx, type WindowCpu } from './scenario';
 import type { System } from './systems';
 
 /**
@@ -13,7 +14,7 @@ import type { System } from './systems';
  */
 export async function deliver(
   sys: System, nodes: ServerProcess[], mode: ReceiverJob['mode'], n: number,
-  load: { rate?: number; publishers?: number }, ctx: Pick<Ctx, 'window' | 'clients'>,
+  load: { rate?: number; publishers?: number }, ctx: Pick<Ctx, 'window' | 'clients'>, redis?: RedisServer,
 ) {
   const receivers = await Receivers.start({ mode, system: sys.kind, urls: nodes.map((p) => p.url) }, n, ctx.clients, sys.queues);
   const measure = async () => {
@@ -22,7 +23,7 @@ export async function deliver(
     const prefix = await sys.publisher(setup).finally(() => setup.close());
     const run = new Run().open(ctx.window);
     receivers.open(run);
-    const cpu = cpuDuring(nodes, run);
+    const cpu = cpuDuring(nodes, run, redis);
     const published = await publish(run, nodes[0].url, prefix, load);
     const got = await receivers.finish(published.inWindow);
     return { run, published, got, usage: await cpu };
@@ -42,5 +43,16 @@ export async function deliver(
     errorSamples: [...published.errorSamples, ...got.errorSamples].slice(0, 5),
     cpu: usage, cpuUsPerEvent: cpuPerUnit(usage.servers, got.received, run.seconds),
     generatorCpuUsPerEvent: cpuPerUnit([usage.generator], got.received, run.seconds),
+    ...(usage.redis && redisCost(usage.redis, got.received)),
+  };
+}
+
+/** What Redis spent per delivered event over the window: CPU (µs), commands, and the commands that made them. */
+function redisCost(used: NonNullable<WindowCpu['redis']>, delivered: number) {
+  const per = (n: number) => (delivered > 0 ? n / delivered : NaN);
+  return {
+    redisCpuUsPerEvent: per(used.cpuMs * 1000),
+    redisCommandsPerEvent: per(used.total),
+    redisCommandsPerEventByName: Object.fromEntries(Object.entries(used.calls).slice(0, 10).map(([name, n]) => [name, Math.round(per(n) * 1000) / 1000])),
   };
 }

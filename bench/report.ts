@@ -18,6 +18,7 @@ export interface Target {
 }
 
 export const ratioAtLeast = (r: number): Target => ({ text: `ratio >= ${r}`, ok: (f) => (f.ratio ?? 0) >= r });
+export const ratioAtMost = (r: number): Target => ({ text: `ratio <= ${r}`, ok: (f) => f.ratio !== undefined && f.ratio <= r });
 export const atLeast = (v: number): Target => ({ text: `>= ${v.toLocaleString('en-US')}`, ok: (f) => f.ours >= v });
 export const below = (v: number): Target => ({ text: `< ${v}`, ok: (f) => f.ours < v });
 export const atMost = (v: number): Target => ({ text: `<= ${v}`, ok: (f) => f.ours <= v });

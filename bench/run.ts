@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     console.warn(`warning: open files limit is ${host.openFiles}; 10k-connection scenarios need ${NEEDED_FILES} (raise it with ulimit -n)`);
   }
 
-  const bareCache = new Map<string, Promise<unknown>>();
+  const onceCache = new Map<string, Promise<unknown>>();
   const results: Record<string, Outcome & { title: string; seconds: number; hotSpots?: HotSpot[] }> = {};
   const figures: Figure[] = [];
   const started = performance.now();
@@ -83,9 +83,9 @@ async function main(): Promise<void> {
           await Promise.all(procs.map((p) => p.stop()));
         }
       },
-      bare(key, fn) {
-        if (!bareCache.has(key)) bareCache.set(key, fn());
-        return bareCache.get(key) as ReturnType<typeof fn>;
+      once(key, fn) {
+        if (!onceCache.has(key)) onceCache.set(key, fn());
+        return onceCache.get(key) as ReturnType<typeof fn>;
       },
     };
     console.log(`\n${scenario.title}`);

@@ -1,6 +1,8 @@
 import type { Run, Window } from './load';
 import { cpuPercent, type ServerProcess, type ServerSpec } from './proc';
 import type { Figure } from './report';
+import type { RedisServer } from './redis';
+import { usageBetween } from './redis';
 import { now, sleep } from './stats';
 
 /** What the runner gives each scenario. */
@@ -10,8 +12,11 @@ export interface Ctx {
   clients: number;
   /** Starts server processes, runs `fn` on them, stops them (also when `fn` fails). */
   withServers<T>(specs: ServerSpec[], fn: (procs: ServerProcess[]) => Promise<T>): Promise<T>;
-  /** The bare baseline that `fn` measures, once per run for each `key` (scenario 7 reuses 3-5's). */
-  bare<T>(key: string, fn: () => Promise<T>): Promise<T>;
+  /**
+   * What `fn` measures, once per run for each `key`: the bare baselines (scenario 7 reuses 3-5's)
+   * and the embedded figures scenario 7 sets beside Redis's.
+   */
+  once<T>(key: string, fn: () => Promise<T>): Promise<T>;
 }
 
 export interface Outcome {
@@ -45,17 +50,27 @@ export const BARE_SPEC: ServerSpec = { kind: 'bare' };
  * bench process generating the load, all its threads (publisher, receivers) together; near 100
  * per thread means the generator, not the server, is the limit.
  */
-export async function cpuDuring(procs: ServerProcess[], run: Run): Promise<{ servers: number[]; generator: number }> {
+export async function cpuDuring(procs: ServerProcess[], run: Run, redis?: RedisServer): Promise<WindowCpu> {
   await sleep(Math.max(0, run.start - now()));
-  const a = await Promise.all(procs.map((p) => p.stats()));
+  const [a, ra] = await Promise.all([Promise.all(procs.map((p) => p.stats())), redis?.usage()]);
   const ga = { cpu: process.cpuUsage(), at: now() };
   await run.untilEnd();
-  const b = await Promise.all(procs.map((p) => p.stats()));
+  const [b, rb] = await Promise.all([Promise.all(procs.map((p) => p.stats())), redis?.usage()]);
   const g = process.cpuUsage(ga.cpu);
   return {
     servers: a.map((s, i) => Math.round(cpuPercent(s, b[i]))),
     generator: Math.round((g.user + g.system) / 10 / (now() - ga.at)),
+    redis: ra && rb ? usageBetween(ra, rb) : undefined,
   };
+}
+
+export interface WindowCpu {
+  /** % of one core, per server process. */
+  servers: number[];
+  /** % of one core, the bench process. */
+  generator: number;
+  /** What the Redis server did over the window, when one was watched. */
+  redis?: ReturnType<typeof usageBetween>;
 }
 
 /**

@@ -146,6 +146,7 @@ export class PushletServer {
       cluster: c.redisCluster,
       socketTimeoutMs: c.redisSocketto,
       pollIntervalMs: c.redisPollIntervalMillis,
+      javaNodes: c.redisJavaNodes,
       logger: this.log,
     });
   }

@@ -47,6 +47,7 @@ export const SETTINGS = [
   { key: 'redisSocketto', prop: 'redis.socketto', kind: 'int', def: '2000', doc: 'Redis connect timeout in ms.' },
   { key: 'redisUrl', prop: 'redis.url', kind: 'string', def: '', env: 'REDIS_URL', doc: 'A `redis://`, `rediss://` or `redis-sentinel://` URL; an alternative to redis.serverlist.' },
   { key: 'redisCluster', prop: 'redis.cluster', kind: 'bool', def: 'false', doc: 'Treat the Redis servers as startup nodes of a Redis Cluster.' },
+  { key: 'redisJavaNodes', prop: 'redis.java.nodes', kind: ['auto', 'on', 'off'], def: 'auto', doc: 'Whether Java Pushlet nodes share the Redis: `on` listens to keyspace notifications for their pushes, `off` never (our nodes wake each other by message), `auto` from the first session a Java node wrote (docs/ARCHITECTURE.md, wake-ups).' },
   { key: 'redisPollIntervalMillis', prop: 'redis.poll.interval.millis', kind: 'int', def: '200', doc: 'Only where Redis refuses keyspace notifications: how often waiting requests check their queue.' },
   { key: 'requestCharset', prop: 'request.charset', kind: 'string', def: 'UTF-8', doc: 'Charset of percent-escaped request bytes; a POST\'s Content-Type charset wins.' },
   { key: 'responseCharset', prop: 'response.charset', kind: 'string', def: 'UTF-8', doc: 'Charset of responses.' },

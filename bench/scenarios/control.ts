@@ -35,7 +35,7 @@ export const control: Scenario = {
   title: '1. control requests: hb on existing sessions, concurrency 50',
   async run(ctx) {
     const ours = await ctx.withServers([pushletSpec()], ([p]) => measure(ctx, pushlet, p));
-    const base = await ctx.bare('control', () => ctx.withServers([BARE_SPEC], ([p]) => measure(ctx, bare, p)));
+    const base = await ctx.once('control', () => ctx.withServers([BARE_SPEC], ([p]) => measure(ctx, bare, p)));
     const s = '1 hb c=50';
     return {
       figures: [

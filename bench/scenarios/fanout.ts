@@ -1,5 +1,6 @@
 import { deliver } from '../delivery';
 import type { ServerProcess } from '../proc';
+import type { RedisServer } from '../redis';
 import { atLeast, atMost, below, figure, type Figure, type Target } from '../report';
 import { BARE_SPEC, pushletSpec, type Ctx, type Scenario } from '../scenario';
 import { bare, pushlet, type System } from '../systems';
@@ -14,13 +15,18 @@ export interface FanoutLoad {
 export type FanoutResult = Awaited<ReturnType<typeof fanout>>;
 
 /** Pull sessions looping `refresh` at once (receiver-thread.ts) while events are published on their subject. */
-export async function fanout(sys: System, nodes: ServerProcess[], load: FanoutLoad, ctx: Pick<Ctx, 'window' | 'clients'>) {
-  return { subscribers: load.subscribers, ...(await deliver(sys, nodes, 'pull', load.subscribers, load, ctx)) };
+export async function fanout(sys: System, nodes: ServerProcess[], load: FanoutLoad, ctx: Pick<Ctx, 'window' | 'clients'>, redis?: RedisServer) {
+  return { subscribers: load.subscribers, ...(await deliver(sys, nodes, 'pull', load.subscribers, load, ctx, redis)) };
 }
 
 /** The bare baseline of a fan-out load, measured once per run (scenario 7 compares to it too). */
 export function bareFanout(ctx: Ctx, load: FanoutLoad): Promise<FanoutResult> {
-  return ctx.bare(`fanout ${JSON.stringify(load)}`, () => ctx.withServers([BARE_SPEC], (nodes) => fanout(bare, nodes, load, ctx)));
+  return ctx.once(`fanout ${JSON.stringify(load)}`, () => ctx.withServers([BARE_SPEC], (nodes) => fanout(bare, nodes, load, ctx)));
+}
+
+/** A fan-out load on one embedded node, measured once per run (scenario 7 sets Redis beside it). */
+export function embeddedFanout(ctx: Ctx, load: FanoutLoad): Promise<FanoutResult> {
+  return ctx.once(`embedded fanout ${JSON.stringify(load)}`, () => ctx.withServers([pushletSpec()], (nodes) => fanout(pushlet, nodes, load, ctx)));
 }
 
 export interface FanoutTargets {
@@ -73,7 +79,7 @@ export const maxFanoutScenario: Scenario = {
     const figures: Figure[] = [];
     const details: Record<string, unknown> = {};
     for (const load of MAX_FANOUT_LOADS) {
-      const ours = await ctx.withServers([pushletSpec()], (nodes) => fanout(pushlet, nodes, load, ctx));
+      const ours = await embeddedFanout(ctx, load);
       const base = await bareFanout(ctx, load);
       const t: FanoutTargets = load.rate ? { p99: atMost(33) } : { delivered: atLeast(62_000) };
       figures.push(...fanoutFigures(`4 max fan-out ${fanoutLabel(load)}`, ours, base, t));

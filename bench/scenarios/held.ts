@@ -57,7 +57,7 @@ export const heldScenario: Scenario = {
   title: '6. held connections: 10k concurrent pull refreshes waiting',
   async run(ctx: Ctx) {
     const ours = await ctx.withServers([pushletSpec({ 'queue.read.timeout.millis': HOLD_MS })], ([p]) => measure(pushlet, p));
-    const base = await ctx.bare('held', () => ctx.withServers([BARE_SPEC], ([p]) => measure(bare, p)));
+    const base = await ctx.once('held', () => ctx.withServers([BARE_SPEC], ([p]) => measure(bare, p)));
     const s = '6 held N=10k';
     return {
       figures: [

@@ -47,7 +47,7 @@ export const pullCycle: Scenario = {
   title: '2. pull cycle: 50 sessions looping refresh while a publisher sends',
   async run(ctx) {
     const ours = await ctx.withServers([pushletSpec()], ([p]) => measure(ctx, pushlet, p));
-    const base = await ctx.bare('pull', () => ctx.withServers([BARE_SPEC], ([p]) => measure(ctx, bare, p)));
+    const base = await ctx.once('pull', () => ctx.withServers([BARE_SPEC], ([p]) => measure(ctx, bare, p)));
     return {
       figures: [
         figure('2 pull cycle', 'cycles/s', 'cycles/s', ours.cyclesPerSecond, base.cyclesPerSecond, ratioAtLeast(0.4)),

@@ -1,5 +1,6 @@
 import { deliver } from '../delivery';
 import type { ServerProcess } from '../proc';
+import type { RedisServer } from '../redis';
 import { below, figure, type Figure, type Target } from '../report';
 import { BARE_SPEC, pushletSpec, type Ctx, type Scenario } from '../scenario';
 import { bare, pushlet, type System } from '../systems';
@@ -10,13 +11,13 @@ const PUBLISHES_PER_SECOND = 1;
 export type StreamResult = Awaited<ReturnType<typeof streamFanout>>;
 
 /** `n` open stream-mode responses on one subject, one publish per second. */
-export async function streamFanout(sys: System, nodes: ServerProcess[], n: number, ctx: Pick<Ctx, 'window' | 'clients'>) {
-  return { streams: n, ...(await deliver(sys, nodes, 'stream', n, { rate: PUBLISHES_PER_SECOND }, ctx)) };
+export async function streamFanout(sys: System, nodes: ServerProcess[], n: number, ctx: Pick<Ctx, 'window' | 'clients'>, redis?: RedisServer) {
+  return { streams: n, ...(await deliver(sys, nodes, 'stream', n, { rate: PUBLISHES_PER_SECOND }, ctx, redis)) };
 }
 
 /** The bare baseline (one node), measured once per run. */
 export function bareStream(ctx: Ctx): Promise<StreamResult> {
-  return ctx.bare('stream', () => ctx.withServers([BARE_SPEC], (nodes) => streamFanout(bare, nodes, STREAMS, ctx)));
+  return ctx.once('stream', () => ctx.withServers([BARE_SPEC], (nodes) => streamFanout(bare, nodes, STREAMS, ctx)));
 }
 
 export function streamFigures(scenario: string, ours: StreamResult, base: StreamResult, p99: Target): Figure[] {

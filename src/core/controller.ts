@@ -173,7 +173,7 @@ export class Controller {
     // bound session is renewed only once the request proved it holds the binding.
     const patch = { address: req.address };
     const binding = this.opts.binding !== undefined;
-    const session = binding ? await this.store.getSession(id) : await this.store.touch(id, patch);
+    const session = binding ? await this.store.getSession(id) : await this.store.touch(id, patch, true, type === E.REFRESH);
     if (!session) throw new ProtocolError(400, `Invalid or expired id: ${id}`);
     if (binding) {
       this.checkBinding(id, req);

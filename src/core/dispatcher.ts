@@ -18,6 +18,43 @@ export interface PublishResult {
   delivered: number;
 }
 
+/** The pages of `pages`, the next one read while the caller works on the last. */
+async function* readAhead<T>(pages: AsyncIterable<T>): AsyncIterable<T> {
+  const it = pages[Symbol.asyncIterator]();
+  const ahead = () => {
+    const p = it.next();
+    // Left unread when the caller stops early; its failure is then nobody's.
+    p.catch(() => undefined);
+    return p;
+  };
+  let next = ahead();
+  try {
+    for (let r = await next; !r.done; r = await next) {
+      next = ahead();
+      yield r.value;
+    }
+  } finally {
+    // Stopped early: the reader still cleans up (the Redis store drops ghosts at the end).
+    await it.return?.(undefined);
+  }
+}
+
+/** A publish to fan out. */
+interface Publish {
+  e: Fields;
+  onlineOnly: boolean;
+}
+
+/** A publish waiting for its fan-out. */
+interface Pending extends Publish {
+  resolve(r: PublishResult): void;
+  reject(err: unknown): void;
+}
+
+function count(flags: readonly boolean[]): number {
+  return flags.filter(Boolean).length;
+}
+
 /** How long a publish id (`p_pubid`) is remembered: retries within it reach each receiver once. */
 const PUBID_TTL_MS = 10 * 60_000;
 
@@ -32,6 +69,8 @@ const OVERFLOW_RETRY_MS = 50;
  */
 export class Dispatcher {
   private readonly overflow = new Map<string, Overflow>();
+  /** By subject: publishes waiting for the fan-out in progress to end (present while one is). */
+  private readonly waiting = new Map<string, Pending[]>();
 
   constructor(
     private readonly store: Store,
@@ -40,30 +79,67 @@ export class Dispatcher {
     private readonly metrics: CoreMetrics = NO_METRICS,
   ) {}
 
-  /** Multicast to every session subscribed to the event's subject. */
-  async multicast(e: Fields, onlineOnly: boolean): Promise<PublishResult> {
-    let delivered = 0;
+  /**
+   * Multicast to every session subscribed to the event's subject. Publishes to a subject that
+   * arrive while its subscribers are being read wait for that to end, then share one read and
+   * one push per receiver (several events in one command): under a flood of publishes the store
+   * does the work of a few. A publish with `p_pubid` goes alone, its receivers recorded.
+   */
+  multicast(e: Fields, onlineOnly: boolean): Promise<PublishResult> {
+    const subject = e[F.SUBJECT] ?? '';
+    if (e[F.PUBID]) return this.fanOut(subject, [{ e, onlineOnly }]).then(([delivered]) => ({ delivered }));
+    return new Promise((resolve, reject) => {
+      const p: Pending = { e, onlineOnly, resolve, reject };
+      const waiting = this.waiting.get(subject);
+      if (waiting) waiting.push(p);
+      else void this.run(subject, [p]);
+    });
+  }
+
+  /** Fans `batch` out, then the publishes that arrived meanwhile, until none is left. */
+  private async run(subject: string, batch: Pending[]): Promise<void> {
+    this.waiting.set(subject, []);
+    try {
+      const counts = await this.fanOut(subject, batch);
+      batch.forEach((p, i) => p.resolve({ delivered: counts[i] }));
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+    }
+    const next = this.waiting.get(subject) ?? [];
+    if (next.length) void this.run(subject, next);
+    else this.waiting.delete(subject);
+  }
+
+  /** Queues each of `publishes` for the subscribers of `subject`, read once; how many each reached. */
+  private async fanOut(subject: string, publishes: readonly Publish[]): Promise<number[]> {
+    const counts = publishes.map(() => 0);
     const now = Date.now();
-    for await (const page of this.store.subscribersOf(e[F.SUBJECT] ?? '')) {
+    for await (const page of readAhead(this.store.subscribersOf(subject))) {
       const batch: Delivery[] = [];
+      const of: number[] = [];
       for (const sub of page) {
-        if (onlineOnly && !sub.online) continue;
+        const wanted = publishes.filter((p) => !p.onlineOnly || sub.online);
+        if (wanted.length === 0) continue;
         if (this.pullClientGone(sub, now)) {
           this.bailOut(sub.id, 0, 'pull client did not come back');
           continue;
         }
-        batch.push({ id: sub.id, q: { event: e, sid: sub.subject, label: sub.label } });
+        publishes.forEach((p, i) => {
+          if (p.onlineOnly && !sub.online) return;
+          batch.push({ id: sub.id, q: { event: p.e, sid: sub.subject, label: sub.label } });
+          of.push(i);
+        });
       }
-      delivered += await this.deliver(batch);
+      (await this.deliver(batch)).forEach((queued, k) => queued && counts[of[k]]++);
     }
-    this.metrics.published(delivered);
-    return { delivered };
+    for (const n of counts) this.metrics.published(n);
+    return counts;
   }
 
   /** Unicast (`p_to`): to one session; nothing happens for an unknown id. */
   async unicast(e: Fields, to: string, onlineOnly: boolean): Promise<PublishResult> {
     const rec = await this.store.getSession(to);
-    const delivered = !rec || (onlineOnly && !rec.online) ? 0 : await this.deliver([{ id: to, q: { event: e } }]);
+    const delivered = !rec || (onlineOnly && !rec.online) ? 0 : count(await this.deliver([{ id: to, q: { event: e } }]));
     this.metrics.published(delivered);
     return { delivered };
   }
@@ -72,7 +148,7 @@ export class Dispatcher {
   async broadcast(e: Fields): Promise<PublishResult> {
     let delivered = 0;
     for await (const ids of this.store.sessionIds()) {
-      delivered += await this.deliver(ids.map((id) => ({ id, q: { event: e } })));
+      delivered += count(await this.deliver(ids.map((id) => ({ id, q: { event: e } }))));
     }
     this.metrics.published(delivered);
     return { delivered };
@@ -92,10 +168,11 @@ export class Dispatcher {
   }
 
   /**
-   * Queues a batch.
-   * An event with a `p_pubid` skips receivers that publish id was already queued for (a retry).
+   * Queues a batch; for each delivery, whether it was queued (or held back for a full queue).
+   * An event with a `p_pubid` (a batch of one publish) skips receivers that publish id was
+   * already queued for (a retry).
    */
-  private async deliver(all: Delivery[]): Promise<number> {
+  private async deliver(all: Delivery[]): Promise<boolean[]> {
     const pubid = all[0]?.q.event[F.PUBID];
     let batch = all;
     if (pubid) {
@@ -110,9 +187,9 @@ export class Dispatcher {
       if (r === 'gone') gone.add(direct[i].id);
       else if (r === 'full') this.startOverflow(direct[i].id, direct[i].q);
     });
-    const queued = batch.filter((d) => !gone.has(d.id)).map((d) => d.id);
-    if (pubid) await this.store.markQueued(pubid, queued, PUBID_TTL_MS);
-    return queued.length;
+    const queued = new Set(batch.filter((d) => !gone.has(d.id)));
+    if (pubid) await this.store.markQueued(pubid, [...queued].map((d) => d.id), PUBID_TTL_MS);
+    return all.map((d) => queued.has(d));
   }
 
   /** Appends to an existing overflow; false when the session has none. */

@@ -91,8 +91,10 @@ export interface SessionStore {
    * does (`revive`: an offline persistent session comes back), and each round of a stream (not
    * `revive`: an offline session stays offline, nothing is written). Resolves to the session as
    * read, before renewing (null: none). One verb, so a store may answer both from one read.
+   * `waiting`: the request goes on to `waitForEvents` for this session on this node, so a store
+   * may read the queue in the same round trip and start that wait from what it read.
    */
-  touch(id: string, patch?: SessionPatch, revive?: boolean): Promise<SessionRec | null>;
+  touch(id: string, patch?: SessionPatch, revive?: boolean, waiting?: boolean): Promise<SessionRec | null>;
   /** Renews the lease and records `patch`, when the session exists; never creates one. */
   kick(id: string, patch?: SessionPatch): Promise<void>;
   /**

@@ -64,7 +64,7 @@ describe('Redis store on Redis Cluster: failover', function () {
   before(async () => {
     cluster = await RedisClusterChildren.start(3);
     await cluster.addReplica(0);
-    store = await RedisStore.connect({ serverlist: cluster.serverlist, cluster: true, pageSize: 100, socketTimeoutMs: 2000 });
+    store = await RedisStore.connect({ serverlist: cluster.serverlist, cluster: true, pageSize: 100, socketTimeoutMs: 2000, javaNodes: 'on' });
   });
 
   after(async () => {

@@ -26,7 +26,7 @@ describe('Redis store: resilience', function () {
 
     before(async () => {
       child = await RedisChild.start();
-      store = await RedisStore.connect({ url: child.url, pageSize: 100, socketTimeoutMs: 1000, logger: log });
+      store = await RedisStore.connect({ url: child.url, pageSize: 100, socketTimeoutMs: 1000, logger: log, javaNodes: 'on' });
     });
 
     after(async () => {
@@ -88,7 +88,7 @@ describe('Redis store: resilience', function () {
     before(async () => {
       child = await RedisChild.start(['--rename-command', 'CONFIG', '']);
       for (let i = 0; i < 2; i++) {
-        stores.push(await RedisStore.connect({ url: child.url, pageSize: 100, socketTimeoutMs: 1000, pollIntervalMs: 500, logger: log }));
+        stores.push(await RedisStore.connect({ url: child.url, pageSize: 100, socketTimeoutMs: 1000, pollIntervalMs: 500, logger: log, javaNodes: 'on' }));
       }
     });
 

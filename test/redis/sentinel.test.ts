@@ -34,7 +34,7 @@ describe('Redis store behind Sentinel', function () {
   before(async () => {
     master = await RedisChild.start();
     sentinel = await startSentinel(master);
-    store = await RedisStore.connect({ url: `redis-sentinel://127.0.0.1:${sentinel.port}/3#mymaster`, pageSize: 10, leaseMs: 60_000, socketTimeoutMs: 2000 });
+    store = await RedisStore.connect({ url: `redis-sentinel://127.0.0.1:${sentinel.port}/3#mymaster`, pageSize: 10, leaseMs: 60_000, socketTimeoutMs: 2000, javaNodes: 'on' });
   });
 
   after(async () => {

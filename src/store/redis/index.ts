@@ -3,6 +3,7 @@
  * Java Pushlet nodes serve one cluster. Only single-key commands and scripts that treat each of
  * their keys by itself, run per server (Connection.scriptMany).
  */
+import { createHash } from 'node:crypto';
 import { isMode, type Mode } from '../../protocol/constants';
 import { subjectKeys, subjectParts } from '../../protocol/subject';
 import type { Queued } from '../../protocol/event';
@@ -15,18 +16,35 @@ import { Connection, RedisUnavailableError, type ConnectionOptions } from './con
 import {
   ALL_SESSIONS, SR_MODE, SS, lease, publishRecord, listenState, queue, session, subjectIndex, subjectSessions, subscriptions,
 } from './keys';
-import { AGE, AGED, DROP_LEASE, HDEL_IF_EQUAL, HSET_IF_EXISTS, PUSH_IF_ROOM, ACK_EVENTS, TAKE_LEASE } from './scripts';
-import { Wake } from './wake';
+import { ACK_EVENTS, ACK_TAIL, AGE, AGED, DROP_LEASE, HDEL_IF_EQUAL, HSET_IF_EXISTS, PUSH_IF_ROOM, TAKE_LEASE } from './scripts';
+import { Wake, type JavaNodes, type Watch } from './wake';
 
 export { RedisUnavailableError } from './connection';
 
 export interface RedisStoreOptions extends ConnectionOptions, Partial<StoreSettings> {
   /** Fallback only: how often waiting requests look at their queues when Redis refuses keyspace notifications. */
   pollIntervalMs?: number;
+  /** Whether Java nodes share the Redis, so their pushes must be seen (`redis.java.nodes`); default `auto`. */
+  javaNodes?: JavaNodes;
 }
+
+/** A queue read with a session by `touch`, for the wait that follows it. */
+interface Prefetch {
+  /** The queue, newest first; undefined when the read failed. */
+  reading: Promise<string[] | undefined>;
+  /** Wakes since the read was sent. */
+  watch: Watch;
+  at: number;
+}
+
+/** A prefetched queue no wait took within this is dropped (its request went another way). */
+const PREFETCH_MS = 10_000;
 
 /** Acks kept through an outage at most; beyond, the oldest are forgotten (their events come again). */
 const MAX_UNSENT_ACKS = 100_000;
+
+/** Pages of subscriber ids read from a subject index in one command. */
+const IDS_PER_READ = 10;
 
 /** Pages of `p:zset:as` one reclaim looks through at most. */
 const RECLAIM_PAGES = 10;
@@ -61,6 +79,14 @@ function renewedJustNow(h: Record<string, string>, mode: string | null, leaseMs:
   return age >= 0 && age < Math.min(1000, leaseMs / 10);
 }
 
+/**
+ * Whether a session hash shows a Java node's hand: our nodes write timeToLive and ownTimeToLive
+ * together; a Java node creating, renewing or aging a session writes timeToLive alone.
+ */
+function isJavaWritten(ttl: string | null | undefined, ownTtl: string | null | undefined): boolean {
+  return ttl !== null && ttl !== undefined && ttl !== ownTtl;
+}
+
 function unique<T>(xs: readonly T[]): T[] {
   return [...new Set(xs)];
 }
@@ -75,6 +101,8 @@ export class RedisStore implements Store {
   private readonly stored = new WeakMap<Queued, string>();
   /** Where in `p:zset:as` the next reclaim looks. */
   private reclaimAt = 0;
+  /** Queues read by `touch` for the wait that follows, by session id, oldest first. */
+  private readonly prefetched = new Map<string, Prefetch>();
   /** Acks that found Redis away: [session id, events as stored], sent when it is back. */
   private readonly unsentAcks: [string, string[]][] = [];
   /** When this node last aged sessions: a pass counts down at most the time since then. */
@@ -83,7 +111,7 @@ export class RedisStore implements Store {
 
   constructor(opts: RedisStoreOptions) {
     this.conn = new Connection(opts);
-    this.wake = new Wake(this.conn, opts.pollIntervalMs ?? 200, (id) => this.look(id));
+    this.wake = new Wake(this.conn, opts.pollIntervalMs ?? 200, (id) => this.look(id), opts.javaNodes);
     this.settings = {
       leaseMs: opts.leaseMs ?? DEFAULT_STORE_SETTINGS.leaseMs,
       queueSize: opts.queueSize ?? DEFAULT_STORE_SETTINGS.queueSize,
@@ -174,15 +202,42 @@ export class RedisStore implements Store {
     ]);
   }
 
-  touch(id: string, patch?: SessionPatch, revive = true): Promise<SessionRec | null> {
+  touch(id: string, patch?: SessionPatch, revive = true, waiting = false): Promise<SessionRec | null> {
     return this.io(async () => {
-      const [hash, mode] = await this.readSession(id);
+      const reading = this.readSession(id);
+      if (waiting) this.prefetch(id);
+      const [hash, mode] = await reading;
       const rec = decodeSession(id, hash, mode);
+      if (rec && isJavaWritten(hash[SS.TIME_TO_LIVE], hash[SS.OWN_TIME_TO_LIVE])) this.wake.javaSeen(`session ${id}`);
       if (!rec || (!rec.online && !revive) || renewedJustNow(hash, mode, this.settings.leaseMs, patch)) return rec;
       // A persistent session back after its lease ran out may have been reclaimed: list it again.
       await this.renew(id, patch, rec.online ? undefined : rec.createDate);
       return rec;
     });
+  }
+
+  /**
+   * Reads the queue of `id` in the round trip of the session read, for the wait that follows; a
+   * watch taken first tells that wait whether anything came after this read.
+   */
+  private prefetch(id: string): void {
+    const now = Date.now();
+    // In time order: drop what no wait took.
+    for (const [k, p] of this.prefetched) {
+      if (now - p.at < PREFETCH_MS) break;
+      this.dropPrefetch(k);
+    }
+    this.dropPrefetch(id);
+    const watch = this.wake.watch(id);
+    const reading = this.on(queue(id)).lrange(queue(id), 0, -1).catch(() => undefined);
+    this.prefetched.set(id, { reading, watch, at: now });
+  }
+
+  private dropPrefetch(id: string): void {
+    const p = this.prefetched.get(id);
+    if (!p) return;
+    this.prefetched.delete(id);
+    this.wake.unwatch(id, p.watch);
   }
 
   kick(id: string, patch?: SessionPatch): Promise<void> {
@@ -209,14 +264,9 @@ export class RedisStore implements Store {
 
   /** Stops a session: persistent (`keepState`): offline; else deleted. Wakes its waiters on every node. */
   private async stop(id: string, keepState: boolean): Promise<void> {
-    if (keepState) {
-      await this.conn.script(HSET_IF_EXISTS, session(id), SS.TIME_TO_LIVE, '0', SS.OWN_TIME_TO_LIVE, '0');
-      // A hash field change raises no keyspace event we listen to: tell other nodes' waiters.
-      await this.wake.announce([id]);
-    } else {
-      await this.deleteSession(id);
-    }
-    this.wake.wakeUp(id);
+    if (keepState) await this.conn.script(HSET_IF_EXISTS, session(id), SS.TIME_TO_LIVE, '0', SS.OWN_TIME_TO_LIVE, '0');
+    else await this.deleteSession(id);
+    await this.wake.announce([id]);
   }
 
   /** Java's deletes for a temporary session, in its order (docs/PROTOCOL.md section 11). */
@@ -281,29 +331,37 @@ export class RedisStore implements Store {
 
   async *subscribersOf(subject: string): AsyncIterable<Subscriber[]> {
     const parts = subjectKeys(subject, this.settings.subjectMatch);
+    const chunk = this.pageSize * IDS_PER_READ;
     // A session listed under several matching parts comes once, with the longest.
     const seen = new Set<string>();
-    const pageOf = (part: string, offset: number) =>
-      this.on(subjectIndex(part)).zrange(subjectIndex(part), offset, String(offset + this.pageSize - 1));
-    // Prefix matching asks for every prefix of a subject, mostly empty: all first pages in one
+    const ghosts: [id: string, part: string][] = [];
+    const idsOf = (part: string, offset: number) => this.io(() => this.on(subjectIndex(part)).zrange(subjectIndex(part), offset, String(offset + chunk - 1)));
+    // Prefix matching asks for every prefix of a subject, mostly empty: all first reads in one
     // call per server, so a long subject costs Redis a lookup per prefix, not this node a command.
-    const firstPages = parts.length === 1
-      ? [await this.io(() => pageOf(parts[0], 0))]
-      : ((await this.io(() => this.conn.batch(parts.map((p) => [subjectIndex(p), 'ZRANGE', '0', String(this.pageSize - 1)])))) as string[][]);
-    for (const [i, part] of parts.entries()) {
-      let ids = firstPages[i];
-      let offset = 0;
-      while (ids.length > 0) {
-        const fresh = ids.filter((id) => !seen.has(id));
-        const { page, ghosts } = fresh.length ? await this.io(() => this.readSubscribers(part, fresh)) : { page: [], ghosts: [] };
-        for (const s of page) seen.add(s.id);
-        if (ghosts.length) await this.io(() => Promise.all(ghosts.map((id) => this.dropGhost(id, part))));
-        // Dropped ghosts left the index, so the next page starts that much earlier.
-        offset += ids.length - ghosts.length;
-        if (page.length) yield page;
-        if (ids.length < this.pageSize) break;
-        ids = await this.io(() => pageOf(part, offset));
+    const firstReads = parts.length === 1
+      ? [await idsOf(parts[0], 0)]
+      : ((await this.io(() => this.conn.batch(parts.map((p) => [subjectIndex(p), 'ZRANGE', '0', String(chunk - 1)])))) as string[][]);
+    try {
+      for (const [i, part] of parts.entries()) {
+        let ids = firstReads[i];
+        for (let offset = 0; ids.length > 0; offset += chunk) {
+          // The next ids are read while this read's pages go out. Ghosts leave the index only at
+          // the end, so offsets stay true meanwhile.
+          const next = ids.length < chunk ? undefined : idsOf(part, offset + chunk);
+          next?.catch(() => undefined);
+          for (let at = 0; at < ids.length; at += this.pageSize) {
+            const fresh = ids.slice(at, at + this.pageSize).filter((id) => !seen.has(id));
+            if (fresh.length === 0) continue;
+            const read = await this.io(() => this.readSubscribers(part, fresh));
+            for (const s of read.page) seen.add(s.id);
+            for (const id of read.ghosts) ghosts.push([id, part]);
+            if (read.page.length) yield read.page;
+          }
+          ids = next ? await next : [];
+        }
       }
+    } finally {
+      await this.io(() => Promise.all(ghosts.map(([id, part]) => this.dropGhost(id, part))));
     }
   }
 
@@ -330,6 +388,7 @@ export class RedisStore implements Store {
         ghosts.push(id);
         return;
       }
+      if (isJavaWritten(ttl, ownTtl)) this.wake.javaSeen(`session ${id}`);
       // Listed in the index but no longer (or not yet fully) subscribed: not a receiver.
       if (subject === null || subs[subject] === undefined) return;
       const s: Subscriber = {
@@ -359,26 +418,49 @@ export class RedisStore implements Store {
     const capacity = this.settings.queueSize;
     return this.io(async () => {
       const ids = unique(deliveries.map((d) => d.id));
-      const exists = await this.conn.batch(ids.map((id) => [session(id), 'EXISTS']));
+      // Whether each session still exists is asked in the same round trip as the push; a queue
+      // pushed for a session gone meanwhile is deleted with what is left of it.
+      const [exists, pushed] = await Promise.all([
+        this.conn.batch(ids.map((id) => [session(id), 'EXISTS'])),
+        this.push(deliveries, capacity),
+      ]);
       const alive = new Set(ids.filter((_, i) => exists[i] === 1));
-      const pushing = deliveries.filter((d) => alive.has(d.id));
-      const pushed = await this.conn.scriptMany(
-        PUSH_IF_ROOM, pushing.map((d) => queue(d.id)), [String(capacity)], (i) => [encodeQueued(pushing[i].q)],
-      );
-      let next = 0;
-      const results = deliveries.map((d): EnqueueResult => {
+      const results = deliveries.map((d, i): EnqueueResult => {
         if (!alive.has(d.id)) return 'gone';
-        return pushed[next++] === 1 ? 'ok' : 'full';
+        return pushed[i] ? 'ok' : 'full';
       });
       const gone = ids.filter((id) => !alive.has(id));
       const woken = unique(deliveries.filter((_, i) => results[i] === 'ok').map((d) => d.id));
-      await Promise.all([
-        ...gone.map((id) => this.deleteSession(id)),
-        // Without keyspace notifications our nodes still wake each other at once.
-        this.wake.polling ? this.wake.announce(woken) : undefined,
-      ]);
+      // The publish need not wait for the wake-up: a lost one is made up by the waiter's timeout.
+      this.wake.announce(woken).catch(() => undefined);
+      await Promise.all(gone.map((id) => this.deleteSession(id)));
       return results;
     });
+  }
+
+  /** LPUSHes each delivery onto its queue unless full; per delivery whether it was pushed. */
+  private async push(deliveries: readonly Delivery[], capacity: number): Promise<boolean[]> {
+    // Receivers of one subscription get the same JSON: sent once, named by its index.
+    const payloads: string[] = [];
+    const index = new Map<string, string>();
+    const byQueue = new Map<string, { at: number[]; payload: string[] }>();
+    deliveries.forEach((d, i) => {
+      const json = encodeQueued(d.q);
+      let p = index.get(json);
+      if (p === undefined) index.set(json, (p = String(payloads.push(json) - 1)));
+      let q = byQueue.get(d.id);
+      if (!q) byQueue.set(d.id, (q = { at: [], payload: [] }));
+      q.at.push(i);
+      q.payload.push(p);
+    });
+    const ids = [...byQueue.keys()];
+    const counts = await this.conn.scriptMany(
+      PUSH_IF_ROOM, ids.map(queue), [String(capacity), String(payloads.length), ...payloads],
+      (k) => { const q = byQueue.get(ids[k])!; return [String(q.payload.length), ...q.payload]; },
+    );
+    const pushed = deliveries.map(() => false);
+    ids.forEach((id, k) => byQueue.get(id)!.at.forEach((i, j) => { pushed[i] = j < Number(counts[k]); }));
+    return pushed;
   }
 
   notQueuedYet(pubid: string, ids: readonly string[]): Promise<string[]> {
@@ -418,7 +500,7 @@ export class RedisStore implements Store {
     const stored = events.map((q) => this.stored.get(q)).filter((json): json is string => json !== undefined);
     if (stored.length === 0) return;
     try {
-      await this.io(() => this.conn.script(ACK_EVENTS, queue(id), ...stored));
+      await this.io(() => this.removeAcked(id, stored));
     } catch (err) {
       if (!(err instanceof RedisUnavailableError)) throw err;
       if (this.unsentAcks.length >= MAX_UNSENT_ACKS) this.unsentAcks.shift();
@@ -426,12 +508,21 @@ export class RedisStore implements Store {
     }
   }
 
+  /** Removes `stored` (oldest first) from the queue of `id`: by their hash when they are its tail, else one by one. */
+  private async removeAcked(id: string, stored: string[]): Promise<void> {
+    if (stored.length > 2) {
+      const newestFirst = createHash('sha1').update(stored.slice().reverse().join('\n')).digest('hex');
+      if ((await this.conn.script(ACK_TAIL, queue(id), stored.length, newestFirst)) === 1) return;
+    }
+    await this.conn.script(ACK_EVENTS, queue(id), ...stored);
+  }
+
   /** Sends the acks kept through an outage; those that fail again are kept for the next time. */
   private async resendAcks(): Promise<void> {
     const acks = this.unsentAcks.splice(0);
     await Promise.all(acks.map(async ([id, stored]) => {
       try {
-        await this.conn.script(ACK_EVENTS, queue(id), ...stored);
+        await this.removeAcked(id, stored);
       } catch {
         this.unsentAcks.push([id, stored]);
       }
@@ -504,18 +595,28 @@ export class RedisStore implements Store {
 
   /** A wait that its own look ended resolves to the queue it read: one LRANGE less per round. */
   waitForEvents(id: string, ms: number, signal?: AbortSignal): Promise<Queued[] | undefined> {
+    const p = this.prefetched.get(id);
+    if (p) this.prefetched.delete(id);
     return this.io(async () => {
-      const queued = await this.wake.wait(id, ms, signal);
+      const read = await p?.reading;
+      if (p && read === undefined) this.wake.unwatch(id, p.watch);
+      if (p && read?.length) {
+        this.wake.unwatch(id, p.watch);
+        return this.decodeQueue(read);
+      }
+      // What touch read stands in for a look, unless a wake came after it was sent.
+      const queued = await this.wake.wait(id, ms, signal, read ? p?.watch : undefined);
       return queued === undefined ? undefined : this.decodeQueue(queued);
     });
   }
 
   /** What a waiter of `id` should return for now: the queue when it has events or the session ended. */
   private async look(id: string): Promise<string[] | undefined> {
-    const [queued, ttl] = await Promise.all([
+    const [queued, [ttl, ownTtl]] = await Promise.all([
       this.on(queue(id)).lrange(queue(id), 0, -1),
-      this.on(session(id)).hget(session(id), SS.TIME_TO_LIVE),
+      this.on(session(id)).hmget(session(id), SS.TIME_TO_LIVE, SS.OWN_TIME_TO_LIVE),
     ]);
+    if (isJavaWritten(ttl, ownTtl)) this.wake.javaSeen(`session ${id}`);
     return queued.length > 0 || !isOnline(ttl) ? queued : undefined;
   }
 

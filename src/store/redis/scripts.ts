@@ -31,19 +31,30 @@ end
 return out`,
 };
 
-/** LPUSH ARGV[i + 1] onto each queue KEYS[i] that holds fewer than ARGV[1] events. Per key 1: pushed. */
+/**
+ * LPUSHes events onto each queue KEYS[i] while it holds fewer than ARGV[1]. ARGV[2] = m, the
+ * number of distinct events, ARGV[3..m+2] the events; then per key a count c and the c indexes
+ * (from 0) of its events, oldest first: receivers of one subscription share one copy on the
+ * wire, and a queue's events go in one call, in order. Per key: how many were pushed (the rest
+ * found it full).
+ */
 export const PUSH_IF_ROOM: ScriptDef = {
   name: 'pushletPushIfRoom',
   manyKeys: true,
   lua: `
-local capacity, out = tonumber(ARGV[1]), {}
+local capacity, m, out = tonumber(ARGV[1]), tonumber(ARGV[2]), {}
+local a = m + 3
 for i, key in ipairs(KEYS) do
-  if redis.call('LLEN', key) >= capacity then
-    out[i] = 0
-  else
-    redis.call('LPUSH', key, ARGV[i + 1])
-    out[i] = 1
+  local c, pushed = tonumber(ARGV[a]), 0
+  local room = capacity - redis.call('LLEN', key)
+  for j = 1, c do
+    if pushed < room then
+      redis.call('LPUSH', key, ARGV[3 + tonumber(ARGV[a + j])])
+      pushed = pushed + 1
+    end
   end
+  out[i] = pushed
+  a = a + 1 + c
 end
 return out`,
 };
@@ -68,6 +79,21 @@ if atTail then
 else
   for _, event in ipairs(ARGV) do redis.call('LREM', KEYS[1], -1, event) end
 end
+return 1`,
+};
+
+/**
+ * The common case of ACK_EVENTS in fewer bytes: when the ARGV[1] events at the tail of the queue
+ * KEYS[1], newest first, joined by newlines, have the SHA-1 ARGV[2] (JSON holds no raw newline),
+ * one LTRIM removes them. 1: removed; 0: they are not the tail (send ACK_EVENTS).
+ */
+export const ACK_TAIL: ScriptDef = {
+  name: 'pushletAckTail',
+  lua: `
+local n = tonumber(ARGV[1])
+if redis.call('LLEN', KEYS[1]) < n then return 0 end
+if redis.sha1hex(table.concat(redis.call('LRANGE', KEYS[1], -n, -1), '\\n')) ~= ARGV[2] then return 0 end
+redis.call('LTRIM', KEYS[1], 0, string.format('%d', -n - 1))
 return 1`,
 };
 
@@ -157,4 +183,4 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1`,
 };
 
-export const ALL_SCRIPTS: readonly ScriptDef[] = [BATCH, PUSH_IF_ROOM, ACK_EVENTS, HSET_IF_EXISTS, HDEL_IF_EQUAL, AGE, TAKE_LEASE, DROP_LEASE];
+export const ALL_SCRIPTS: readonly ScriptDef[] = [BATCH, PUSH_IF_ROOM, ACK_EVENTS, ACK_TAIL, HSET_IF_EXISTS, HDEL_IF_EQUAL, AGE, TAKE_LEASE, DROP_LEASE];

@@ -1,18 +1,32 @@
 /**
- * Wakes requests waiting for events, driven by Redis itself: keyspace notifications on
- * `p:eq:*` (any node, Java too, pushing to a queue) and `p:ss:*` (a session deleted), plus our
- * own channel. Where notifications cannot be enabled, one timer per process polls the queues
- * of the waiting sessions in one pipelined batch.
+ * Wakes requests waiting for events. Our nodes tell each other with one message per page of
+ * sessions they queued for (`announce`, on our own channel); events pushed by Java nodes, which
+ * send no such message, are seen through keyspace notifications on `p:eq:*` (a push) and
+ * `p:ss:*` (a session deleted). Those cost Redis a message to every node for every push and
+ * every ack, so they are listened to only while Java nodes may write (`redis.java.nodes`).
+ * Where notifications cannot be enabled, one timer per process polls the queues of the waiting
+ * sessions in one pipelined batch.
  */
 import type Redis from 'ioredis';
 import type { Connection } from './connection';
-import { QUEUE_PREFIX, SESSION_PREFIX, WAKE_CHANNEL, queue } from './keys';
+import { QUEUE_PREFIX, SESSION_PREFIX, WAKE_CHANNEL } from './keys';
 
 /**
  * A look at Redis for a waiter of `id`: undefined when it should keep waiting, otherwise what
  * was found (events queued, or the session ended).
  */
 export type Look<T> = (id: string) => Promise<T | undefined>;
+
+/**
+ * Whether Java nodes share the Redis: `on` listens to keyspace notifications from the start,
+ * `off` never, `auto` once a Java node's writes are seen (`javaSeen`).
+ */
+export type JavaNodes = 'auto' | 'on' | 'off';
+
+/** Wakes seen for one session since a look that a wait may stand on (`watch`). */
+export interface Watch {
+  woken: boolean;
+}
 
 /** Keyspace events on a queue that mean something was added to it. */
 const PUSH_EVENTS = new Set(['lpush', 'rpush', 'linsert', 'lset', 'lmove', 'rpoplpush']);
@@ -34,38 +48,82 @@ function nodeName(node: Redis): string {
   return `${node.options.host}:${node.options.port}`;
 }
 
+function keyspacePatterns(node: Redis): string[] {
+  const db = node.options.db ?? 0;
+  return [`__keyspace@${db}__:${QUEUE_PREFIX}*`, `__keyspace@${db}__:${SESSION_PREFIX}*`];
+}
+
+/**
+ * The ids of a wake message: a JSON array of ids, or (older nodes of ours, one per message) a
+ * bare id.
+ */
+function idsOf(message: string): string[] {
+  if (message.startsWith('[')) {
+    try {
+      const ids: unknown = JSON.parse(message);
+      if (Array.isArray(ids)) return ids.filter((id): id is string => typeof id === 'string');
+    } catch {
+      // Not ours: an id that starts with a bracket.
+    }
+  }
+  return [message];
+}
+
 export class Wake<T> {
   private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly watches = new Map<string, Set<Watch>>();
   /** Subscriber connection per server, by `host:port`. */
   private readonly subscribers = new Map<string, Redis>();
   private pollTimer?: NodeJS.Timeout;
   /** True when notifications could not be enabled on some server. */
   polling = false;
+  /** Whether keyspace notifications are listened to (Java nodes may push). */
+  keyspace: boolean;
   private closed = false;
 
   constructor(
     private readonly conn: Connection,
     private readonly pollIntervalMs: number,
     private readonly look: Look<T>,
-  ) {}
+    private readonly javaNodes: JavaNodes = 'auto',
+  ) {
+    this.keyspace = javaNodes === 'on';
+  }
 
   async start(): Promise<void> {
-    await this.enableNotifications(this.conn.nodes());
+    if (this.keyspace) await this.enableNotifications(this.conn.nodes());
     // A restarted Redis has forgotten CONFIG SET; pushes made before it was set again went
     // unnoticed, so waiters look again. A failure here is logged by enableNotifications.
-    this.conn.onReady(() => void this.enableNotifications(this.conn.nodes()).then(() => this.wakeAll()));
+    this.conn.onReady(() => {
+      if (this.keyspace) void this.enableNotifications(this.conn.nodes()).then(() => this.wakeAll());
+    });
     this.conn.onNodeChange((node) => void this.adopt(node), (node) => this.forget(node));
     await Promise.all(this.conn.nodes().map((node) => this.listen(node)));
+  }
+
+  /**
+   * A Java node writes to this Redis (`redis.java.nodes=auto`): from now on listen to keyspace
+   * notifications, and let every waiter look again for what was pushed meanwhile.
+   */
+  javaSeen(what: string): void {
+    if (this.keyspace || this.javaNodes !== 'auto' || this.closed) return;
+    this.keyspace = true;
+    this.conn.log.info({ seen: what }, 'a Java node writes to this Redis: listening to keyspace notifications for its pushes (redis.java.nodes=auto)');
+    void (async () => {
+      await this.enableNotifications(this.conn.nodes());
+      await Promise.all([...this.subscribers.values()].map((sub) => sub.psubscribe(...keyspacePatterns(sub)).catch(() => undefined)));
+      this.wakeAll();
+    })();
   }
 
   /** A Redis Cluster node that appeared after start (a new master or replica). */
   private async adopt(node: Redis): Promise<void> {
     if (this.closed) return;
     try {
-      await this.enableNotifications([node]);
+      if (this.keyspace) await this.enableNotifications([node]);
       await this.listen(node);
     } catch (err) {
-      this.conn.log.warn({ err: String((err as Error).message), node: nodeName(node) }, 'cannot listen for keyspace notifications on a new Redis node');
+      this.conn.log.warn({ err: String((err as Error).message), node: nodeName(node) }, 'cannot listen for wake-ups on a new Redis node');
     }
   }
 
@@ -103,11 +161,12 @@ export class Wake<T> {
       // The command connections log outages; this one reconnects and resubscribes by itself.
     });
     sub.on('pmessage', (_pattern: string, channel: string, message: string) => this.onKeyspace(channel, message));
-    sub.on('message', (_channel: string, id: string) => this.wakeUp(id));
-    // Notifications sent while this connection was down are lost: let every waiter look again.
+    sub.on('message', (_channel: string, message: string) => {
+      for (const id of idsOf(message)) this.wakeUp(id);
+    });
+    // Messages sent while this connection was down are lost: let every waiter look again.
     sub.on('ready', () => this.wakeAll());
-    const db = node.options.db ?? 0;
-    await sub.psubscribe(`__keyspace@${db}__:${QUEUE_PREFIX}*`, `__keyspace@${db}__:${SESSION_PREFIX}*`);
+    if (this.keyspace) await sub.psubscribe(...keyspacePatterns(node));
     await sub.subscribe(WAKE_CHANNEL);
   }
 
@@ -117,19 +176,45 @@ export class Wake<T> {
     else if (key.startsWith(SESSION_PREFIX) && GONE_EVENTS.has(event)) this.wakeUp(key.slice(SESSION_PREFIX.length));
   }
 
-  /** Tells the waiters of `ids` on every node; only needed for what keyspace events do not show. */
+  /**
+   * Tells the waiters of `ids` on every node, ours included: one message, sent once whatever
+   * it announces is in Redis.
+   */
   async announce(ids: readonly string[]): Promise<void> {
-    await Promise.all(ids.map((id) => this.conn.on(queue(id)).publish(WAKE_CHANNEL, id)));
+    if (ids.length === 0) return;
+    for (const id of ids) this.wakeUp(id);
+    await this.conn.on(WAKE_CHANNEL).publish(WAKE_CHANNEL, JSON.stringify(ids));
   }
 
   /** Wakes the local waiters of `id`. */
   wakeUp(id: string): void {
+    const watching = this.watches.get(id);
+    if (watching) for (const w of watching) w.woken = true;
     const set = this.waiters.get(id);
     if (set) for (const w of [...set]) w();
   }
 
   private wakeAll(): void {
+    for (const id of [...this.watches.keys()]) this.wakeUp(id);
     for (const id of [...this.waiters.keys()]) this.wakeUp(id);
+  }
+
+  /**
+   * Notes from now on whether `id` is woken, so that a look at Redis made now can stand in for
+   * the one `wait` would make (pass the watch to it). Every watch must go to `wait` or `unwatch`.
+   */
+  watch(id: string): Watch {
+    const w: Watch = { woken: false };
+    let set = this.watches.get(id);
+    if (!set) this.watches.set(id, (set = new Set()));
+    set.add(w);
+    return w;
+  }
+
+  unwatch(id: string, w: Watch): void {
+    const set = this.watches.get(id);
+    if (!set?.delete(w)) return;
+    if (set.size === 0) this.watches.delete(id);
   }
 
   /** One pipelined look at the queues of every waiting session (the fallback). */
@@ -147,9 +232,11 @@ export class Wake<T> {
   /**
    * Resolves on news for `id`, after `ms`, or on abort: with what the look found when the look
    * itself ended the wait, else undefined. Registers before looking at Redis so a push between
-   * the look and the registration cannot be missed.
+   * the look and the registration cannot be missed. With `since` (a watch taken before a look
+   * that found nothing), the look is skipped unless a wake came after that look began.
    */
-  wait(id: string, ms: number, signal?: AbortSignal): Promise<T | undefined> {
+  wait(id: string, ms: number, signal?: AbortSignal, since?: Watch): Promise<T | undefined> {
+    if (since) this.unwatch(id, since);
     if (ms <= 0 || signal?.aborted) return Promise.resolve(undefined);
     return new Promise((resolve, reject) => {
       let set = this.waiters.get(id);
@@ -170,7 +257,7 @@ export class Wake<T> {
       const timer = setTimeout(done, ms);
       waiting.add(done);
       signal?.addEventListener('abort', done, { once: true });
-      this.look(id).then((found) => found !== undefined && finish(undefined, found), finish);
+      if (!since || since.woken) this.look(id).then((found) => found !== undefined && finish(undefined, found), finish);
     });
   }
 
