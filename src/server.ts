@@ -147,6 +147,7 @@ export class PushletServer {
       socketTimeoutMs: c.redisSocketto,
       pollIntervalMs: c.redisPollIntervalMillis,
       javaNodes: c.redisJavaNodes,
+      adoptAfterMs: c.publishAdoptMillis,
       logger: this.log,
     });
   }
@@ -162,6 +163,7 @@ export class PushletServer {
     this.starting ??= (async () => {
       await this.openStore();
       this.aging.start();
+      this.dispatcher.start();
       await this.sources.start();
     })();
     return this.starting;
@@ -269,6 +271,8 @@ export class PushletServer {
     await closed;
     await this.sources.stop();
     await this.aging.stop();
+    // Publishes answered before their fan-out go out first; any left stay kept for another node.
+    await this.dispatcher.drain(graceMs);
     this.dispatcher.close();
     await this.store.close();
   }

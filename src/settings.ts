@@ -29,6 +29,8 @@ export const SETTINGS = [
   { key: 'queueSize', prop: 'queue.size', kind: 'int', def: '256', doc: 'Events a session\'s queue holds.' },
   { key: 'queueReadTimeoutMillis', prop: 'queue.read.timeout.millis', kind: 'int', def: '20000', doc: 'How long a pull request waits for events; the heartbeat interval of a stream.' },
   { key: 'queueWriteTimeoutMillis', prop: 'queue.write.timeout.millis', kind: 'int', def: '20000', doc: 'How long a receiver may stay full (queue or output) before it is stopped.' },
+  { key: 'publishAnswerMillis', prop: 'publish.answer.millis', kind: 'int', def: '20', doc: 'Redis store: most a publish waits for its fan-out before it is answered; the fan-out then goes on, kept in Redis so that no node failure loses it. -1: always after the fan-out (as Java).' },
+  { key: 'publishAdoptMillis', prop: 'publish.adopt.millis', kind: 'int', def: '30000', doc: 'Redis store: publishes a node answered and had not fanned out when it died are fanned out by another node this long after its last sign of life.' },
   { key: 'deliveryBatchMaxMillis', prop: 'delivery.batch.max.millis', kind: 'int', def: '50', doc: 'Most a delivery round may hold answers back under load; 0 turns rounds off.' },
   { key: 'listenForcePullAll', prop: 'listen.force.pull.all', kind: 'bool', def: 'false', doc: 'Every stream listen becomes pull.' },
   { key: 'listenForcePullAgents', prop: 'listen.force.pull.agents', kind: 'lclist', def: 'safari', doc: 'User agents whose stream listens become pull.' },

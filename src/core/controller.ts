@@ -360,7 +360,7 @@ export class Controller {
     if ((c.f[F.PUBID] ?? '').length > MAX_PUBID) return this.nack(c, `p_pubid longer than ${MAX_PUBID} characters`);
     const data = dataEvent(c.f, c.session.id, onlineOnly);
     if (to) await this.dispatcher.unicast(data, to, onlineOnly);
-    else await this.dispatcher.multicast(data, onlineOnly);
+    else await this.dispatcher.accept(data, onlineOnly);
     return this.reply(c, event(E.PUBLISH_ACK));
   }
 

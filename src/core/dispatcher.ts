@@ -1,7 +1,7 @@
 import { isStoreUnavailable } from '../errors';
 import { F } from '../protocol/constants';
 import type { Fields, Queued } from '../protocol/event';
-import type { Delivery, Store, Subscriber } from '../store/store';
+import type { Delivery, KeptPublish, OutboxStore, Store, Subscriber } from '../store/store';
 import type { Logger } from '../logger';
 import { NO_METRICS, type CoreMetrics } from './metrics';
 import type { CoreSettings } from './settings';
@@ -51,9 +51,30 @@ interface Pending extends Publish {
   reject(err: unknown): void;
 }
 
+/** Resolves when `p` settles or after `ms`, whichever is first. */
+function within(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    p.then(done, done);
+  });
+}
+
 function count(flags: readonly boolean[]): number {
   return flags.filter(Boolean).length;
 }
+
+/** Publishes a node answers before their fan-out, at most (then publishers wait for theirs). */
+const MAX_BEHIND = 200;
+/** Publishes to one subject fanned out in one run, at most. */
+const MAX_RUN = 64;
+/** How soon a kept publish whose fan-out met an unavailable store is tried again. */
+const RETRY_MS = 1000;
+/** How often a node renews its outbox and looks for those of stopped nodes, at most (and six times per publish.adopt.millis). */
+const ADOPT_MS = 5000;
 
 /** How long a publish id (`p_pubid`) is remembered: retries within it reach each receiver once. */
 const PUBID_TTL_MS = 10 * 60_000;
@@ -71,6 +92,12 @@ export class Dispatcher {
   private readonly overflow = new Map<string, Overflow>();
   /** By subject: publishes waiting for the fan-out in progress to end (present while one is). */
   private readonly waiting = new Map<string, Pending[]>();
+  /** By publisher (`p_from`): its last publish, when it joined its subject's queue and when it was fanned out. */
+  private readonly lastOf = new Map<string, { subject: string; joined: Promise<void>; done: Promise<PublishResult> }>();
+  /** Publishes answered and kept in the outbox whose fan-out has not ended. */
+  private behind = 0;
+  private adoptTimer?: NodeJS.Timeout;
+  private closed = false;
 
   constructor(
     private readonly store: Store,
@@ -96,9 +123,99 @@ export class Dispatcher {
     });
   }
 
-  /** Fans `batch` out, then the publishes that arrived meanwhile, until none is left. */
-  private async run(subject: string, batch: Pending[]): Promise<void> {
-    this.waiting.set(subject, []);
+  /**
+   * A client's publish: resolves once it is safe to answer. With a store that keeps an outbox,
+   * that is once the publish is kept there, and its fan-out goes on after the answer (a node that
+   * dies leaves it to another); otherwise, with more than MAX_BEHIND publishes still being
+   * fanned out, or with a `p_pubid` (whose retries must see what was queued), after the fan-out.
+   * Either way one publisher's events reach each receiver in the order they were accepted.
+   */
+  async accept(e: Fields, onlineOnly: boolean): Promise<void> {
+    const outbox = this.store.outbox;
+    const kept: KeptPublish = { event: e, onlineOnly };
+    const wait = this.settings.publishAnswerMillis;
+    if (!outbox || e[F.PUBID] || wait < 0 || this.behind >= MAX_BEHIND) {
+      await this.inOrder(kept);
+      return;
+    }
+    // Kept while the fan-out starts; not kept, the client is told to retry (503), and a fan-out
+    // that went out anyway makes a duplicate at most.
+    const keeping = outbox.keep(kept);
+    const fanned = this.inOrder(kept);
+    await keeping.catch((err: unknown) => {
+      fanned.catch(() => undefined);
+      throw err;
+    });
+    this.settle(outbox, kept, fanned);
+    await within(fanned, wait);
+  }
+
+  /**
+   * Multicasts `p` once the publisher's previous publish has joined its subject's queue (same
+   * subject: the queue keeps the order) or, to another subject, is fanned out.
+   */
+  private inOrder(p: KeptPublish): Promise<PublishResult> {
+    const from = p.event[F.FROM] ?? '';
+    const subject = p.event[F.SUBJECT] ?? '';
+    const last = this.lastOf.get(from);
+    const after = last ? (last.subject === subject ? last.joined : last.done.then(() => undefined, () => undefined)) : undefined;
+    const joined = after ?? Promise.resolve();
+    const done = after ? after.then(() => this.multicast(p.event, p.onlineOnly)) : this.multicast(p.event, p.onlineOnly);
+    const mine = { subject, joined, done };
+    this.lastOf.set(from, mine);
+    const forget = () => { if (this.lastOf.get(from) === mine) this.lastOf.delete(from); };
+    done.then(forget, forget);
+    return done;
+  }
+
+  /** Releases a kept publish once fanned out; while the store is away, fans it out again later. */
+  private settle(outbox: OutboxStore, kept: KeptPublish, fanned: Promise<PublishResult>): void {
+    this.behind++;
+    fanned.then(
+      () => {
+        this.behind--;
+        outbox.release(kept).catch((err) => this.log.debug({ err: String(err) }, 'releasing a fanned-out publish failed; it may be fanned out again'));
+      },
+      (err) => {
+        this.behind--;
+        if (!isStoreUnavailable(err)) {
+          // A bug: logged with its stack; the publish stays kept for a node that adopts it.
+          this.log.error({ err }, 'fanning out an accepted publish failed');
+          return;
+        }
+        if (!this.closed) setTimeout(() => this.settle(outbox, kept, this.inOrder(kept)), RETRY_MS).unref();
+      },
+    );
+  }
+
+  /** Takes over, every few seconds, the publishes of nodes that died before fanning them out. */
+  start(): void {
+    const outbox = this.store.outbox;
+    if (!outbox || this.adoptTimer) return;
+    this.adoptTimer = setInterval(() => {
+      outbox.adopt().then(
+        (publishes) => {
+          if (publishes.length) this.log.info({ publishes: publishes.length }, 'fanning out publishes a stopped node had accepted');
+          for (const p of publishes) this.settle(outbox, p, this.inOrder(p));
+        },
+        (err) => { if (!isStoreUnavailable(err)) this.log.warn({ err }, 'adopting the publishes of stopped nodes failed'); },
+      );
+    }, Math.min(ADOPT_MS, Math.max(100, this.settings.publishAdoptMillis / 6)));
+    this.adoptTimer.unref();
+  }
+
+  /** Resolves once the publishes accepted here are fanned out, or after `ms`. */
+  async drain(ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    while (this.behind > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+
+  /**
+   * Fans `batch` out, then the publishes that arrived meanwhile (`rest` first), until none is
+   * left; a long backlog goes out in runs of at most MAX_RUN.
+   */
+  private async run(subject: string, batch: Pending[], rest: Pending[] = []): Promise<void> {
+    this.waiting.set(subject, rest);
     try {
       const counts = await this.fanOut(subject, batch);
       batch.forEach((p, i) => p.resolve({ delivered: counts[i] }));
@@ -106,8 +223,8 @@ export class Dispatcher {
       for (const p of batch) p.reject(err);
     }
     const next = this.waiting.get(subject) ?? [];
-    if (next.length) void this.run(subject, next);
-    else this.waiting.delete(subject);
+    if (next.length === 0) this.waiting.delete(subject);
+    else void this.run(subject, next.splice(0, MAX_RUN), next);
   }
 
   /** Queues each of `publishes` for the subscribers of `subject`, read once; how many each reached. */
@@ -249,6 +366,8 @@ export class Dispatcher {
   }
 
   close(): void {
+    this.closed = true;
+    clearInterval(this.adoptTimer);
     for (const id of [...this.overflow.keys()]) this.clearOverflow(id);
   }
 }

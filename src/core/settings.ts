@@ -8,7 +8,7 @@ export type CoreSettings = Pick<Config,
   | 'pullRefreshTimeoutMillis' | 'pullRefreshWaitMinMillis' | 'pullRefreshWaitMaxMillis'
   | 'pollRefreshTimeoutMillis' | 'pollRefreshWaitMinMillis' | 'pollRefreshWaitMaxMillis'
   | 'subjectMatch' | 'limitSubject' | 'limitSessions' | 'limitSubscriptions' | 'limitSessionsPerAddress'
-  | 'limitSubjectParts' | 'limitOutputBytes' | 'publishClients' | 'publishUnicast'
+  | 'limitSubjectParts' | 'limitOutputBytes' | 'publishClients' | 'publishUnicast' | 'publishAnswerMillis' | 'publishAdoptMillis'
   | 'agingIntervalMillis' | 'deliveryBatchMaxMillis'>;
 
 export function leaseMs(s: CoreSettings): number {

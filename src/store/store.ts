@@ -1,5 +1,5 @@
 import type { Format, Mode } from '../protocol/constants';
-import type { Queued } from '../protocol/event';
+import type { Fields, Queued } from '../protocol/event';
 import type { SubjectMatch } from '../protocol/subject';
 
 /** A session as stored; the fields mirror Java's `p:ss:<id>` hash. */
@@ -181,6 +181,31 @@ export interface LeaseStore {
   releaseLease(name: string, holder: string): Promise<void>;
 }
 
+/** A publish accepted from a client and not yet queued for its receivers. */
+export interface KeptPublish {
+  event: Fields;
+  onlineOnly: boolean;
+}
+
+/**
+ * Publishes accepted and not yet fanned out, kept where another node finds them if this one
+ * dies (the Redis store): a publish can then be answered before its fan-out without the risk
+ * of losing it. A store without one (embedded: a dead process loses everything anyway) has each
+ * publish answered after its fan-out.
+ */
+export interface OutboxStore {
+  /** Keeps `p` until `release`; resolves once it is kept. */
+  keep(p: KeptPublish): Promise<void>;
+  /** `p` (as kept or adopted) was queued for every receiver: forget it. */
+  release(p: KeptPublish): Promise<void>;
+  /**
+   * Renews this node's claim on its outbox, and takes over what nodes that stopped renewing
+   * theirs left (each by one node, kept again as this node's): those publishes, to fan out and
+   * release. Meant to be called every few seconds.
+   */
+  adopt(): Promise<KeptPublish[]>;
+}
+
 /** Connecting, readiness, counts, closing. */
 export interface StoreLifecycle {
   /** Connects (Redis); resolves once the store can serve. Calling it again does nothing more. */
@@ -198,4 +223,7 @@ export interface StoreLifecycle {
  * shared with Java nodes). Core code never sees which one runs. Every method may reject with
  * `StoreUnavailableError` (src/errors.ts) while the store cannot be reached.
  */
-export interface Store extends SessionStore, SubscriptionStore, QueueStore, LeaseStore, StoreLifecycle {}
+export interface Store extends SessionStore, SubscriptionStore, QueueStore, LeaseStore, StoreLifecycle {
+  /** Where accepted publishes wait for their fan-out, when the store outlives a node. */
+  readonly outbox?: OutboxStore;
+}

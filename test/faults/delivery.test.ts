@@ -1,7 +1,9 @@
 import { expect } from 'chai';
 import { Agent, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import Redis from 'ioredis';
 import { MemoryStore } from '../../src/store/memory';
+import { RedisStore } from '../../src/store/redis';
 import { http, parseXmlEvents, qs, sleep, TestClient, type Ev } from '../support/client';
 import { startServer, type Running } from '../support/server';
 import { redisArgs, rssBytes, startNode, type Node } from './nodes';
@@ -220,6 +222,63 @@ describe('faults: delivery', function () {
     }
     expect(broken, 'refreshes broken off by the kills').to.be.greaterThan(0);
     console.log(`      ${acked.length} events to ${subs.length} pull subscribers through ${KILLS} SIGKILLs: 0 lost, ${duplicates} duplicates, ${broken} refreshes broken off`);
+  });
+
+  it('publishes a node answered before their fan-out are fanned out by another node after its SIGKILL, in order', async () => {
+    const run = Date.now();
+    const subject = `/faults/outbox/${run}`;
+    // Answered once kept; a dead node's publishes adopted 1.5 s after its last sign of life.
+    const early = [...redisArgs(), '--set', 'publish.answer.millis=0', '--set', 'publish.adopt.millis=1500'];
+    const [a, b] = await Promise.all([startNode(early), startNode(early)]);
+    nodes.push(a, b);
+    // Many receivers, so that node A is still fanning out when it dies: persistent sessions
+    // written straight into Redis (the queues are what is checked).
+    const store = await RedisStore.connect({ url: process.env.PUSHLET_TEST_REDIS_URL, socketTimeoutMs: 2000, subjectMatch: 'exact' });
+    const redis = new Redis(process.env.PUSHLET_TEST_REDIS_URL!);
+    try {
+      const ids = Array.from({ length: 2000 }, (_, i) => `outbox-${run}-${i}`);
+      await Promise.all(ids.map(async (id) => {
+        await store.openSession({ id, format: 'xml', temporary: false, createDate: run, userAgent: 'test', address: '127.0.0.1' });
+        await store.subscribe(id, subject);
+      }));
+
+      const pub = new TestClient(a.srv);
+      await pub.join();
+      const acked: number[] = [];
+      for (let n = 1; n <= 40; n++) {
+        const [ack] = await pub.event('publish', { p_subject: subject, n: String(n) });
+        if (ack?.p_event === 'publish-ack') acked.push(n);
+      }
+      a.proc.kill('SIGKILL');
+      expect(await a.exited, 'killed').to.equal(null);
+      expect(acked, 'every publish answered').to.have.length(40);
+
+      // What A left kept and not fanned out; without any, this test would prove nothing.
+      const outboxes = await redis.zrange('pushlet:outboxes', 0, -1);
+      const left = (await Promise.all(outboxes.map((node) => redis.llen(`pushlet:outbox:${node}`)))).reduce((x, y) => x + y, 0);
+      expect(left, 'publishes node A had answered and not fanned out when killed').to.be.greaterThan(0);
+
+      /** Each receiver's events in the order queued (oldest first), numbers only. */
+      const queued = async () => Promise.all(ids.map(async (id) => (await redis.lrange(`p:eq:${id}`, 0, -1)).reverse().map((j) => Number(JSON.parse(j).n))));
+      const t0 = Date.now();
+      let got = await queued();
+      while (got.some((q) => acked.some((n) => !q.includes(n))) && Date.now() - t0 < 20_000) {
+        await sleep(200);
+        got = await queued();
+      }
+      const missing = got.map((q, i) => [ids[i], acked.filter((n) => !q.includes(n))] as const).filter(([, m]) => m.length > 0);
+      expect(missing.slice(0, 3), `receivers missing answered publishes (of ${ids.length})`).to.deep.equal([]);
+      // At least once, in the publisher's order: each event first comes after those before it.
+      for (const q of got) {
+        const first = [...new Set(q)];
+        expect(first, 'first arrivals in publish order').to.deep.equal([...first].sort((x, y) => x - y));
+      }
+      const duplicates = got.reduce((t, q) => t + q.length - new Set(q).size, 0);
+      console.log(`      ${left} of 40 answered publishes left in the killed node's outbox; node B fanned them out ${Date.now() - t0} ms after the kill; ${duplicates} duplicates in ${ids.length * 40} deliveries`);
+    } finally {
+      redis.disconnect();
+      await store.close();
+    }
   });
 
   it('a stream client that never reads is stopped, and the process stays alive with flat memory', async () => {

@@ -17,6 +17,7 @@ import {
   ALL_SESSIONS, SR_MODE, SS, lease, publishRecord, listenState, queue, session, subjectIndex, subjectSessions, subscriptions,
 } from './keys';
 import { ACK_EVENTS, ACK_TAIL, AGE, AGED, DROP_LEASE, HDEL_IF_EQUAL, HSET_IF_EXISTS, PUSH_IF_ROOM, TAKE_LEASE } from './scripts';
+import { RedisOutbox } from './outbox';
 import { Wake, type JavaNodes, type Watch } from './wake';
 
 export { RedisUnavailableError } from './connection';
@@ -26,6 +27,8 @@ export interface RedisStoreOptions extends ConnectionOptions, Partial<StoreSetti
   pollIntervalMs?: number;
   /** Whether Java nodes share the Redis, so their pushes must be seen (`redis.java.nodes`); default `auto`. */
   javaNodes?: JavaNodes;
+  /** A node's kept publishes not renewed for this long are fanned out by another (`publish.adopt.millis`); default 30 s. */
+  adoptAfterMs?: number;
 }
 
 /** A queue read with a session by `touch`, for the wait that follows it. */
@@ -97,6 +100,7 @@ export class RedisStore implements Store {
   private readonly wake: Wake<string[]>;
   private readonly settings: StoreSettings;
   private readonly pageSize: number;
+  readonly outbox: RedisOutbox;
   /** Each peeked event as stored, so `ack` removes exactly that entry. */
   private readonly stored = new WeakMap<Queued, string>();
   /** Where in `p:zset:as` the next reclaim looks. */
@@ -112,6 +116,7 @@ export class RedisStore implements Store {
   constructor(opts: RedisStoreOptions) {
     this.conn = new Connection(opts);
     this.wake = new Wake(this.conn, opts.pollIntervalMs ?? 200, (id) => this.look(id), opts.javaNodes);
+    this.outbox = new RedisOutbox(this.conn, opts.adoptAfterMs ?? 30_000);
     this.settings = {
       leaseMs: opts.leaseMs ?? DEFAULT_STORE_SETTINGS.leaseMs,
       queueSize: opts.queueSize ?? DEFAULT_STORE_SETTINGS.queueSize,
@@ -647,6 +652,8 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
+    // Best effort: an outbox left registered is only adopted, empty, by another node later.
+    await this.outbox.close().catch(() => undefined);
     await this.wake.close();
     await this.conn.close();
   }

@@ -50,3 +50,8 @@ export const publishRecord = (pubid: string): string => `pushlet:pub:${pubid}`;
 
 /** A cluster-wide lease (e.g. which node runs an event source); ours, outside Java's `p:` keys. */
 export const lease = (name: string): string => `pushlet:lease:${name}`;
+
+/** Publishes a node accepted and has not fanned out yet (a list of JSON); ours, outside Java's `p:` keys. */
+export const outbox = (node: string): string => `pushlet:outbox:${node}`;
+/** Every node's outbox: node -> ms when that node last renewed it. */
+export const OUTBOXES = 'pushlet:outboxes';
