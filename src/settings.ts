@@ -5,8 +5,11 @@
  * Defaults are those of the Java Redis fork's shipped pushlet.properties, where Java has the key.
  */
 
-/** `list`: comma-separated; `lclist`: the same, lower-cased (user agents, origins); an array: one of these words. */
-export type Kind = 'int' | 'bool' | 'string' | 'list' | 'lclist' | readonly string[];
+/**
+ * `list`: comma-separated; `lclist`: the same, lower-cased (user agents, origins); `cores`: a
+ * whole number, or `auto` for this machine's core count; an array: one of these words.
+ */
+export type Kind = 'int' | 'bool' | 'string' | 'list' | 'lclist' | 'cores' | readonly string[];
 
 export interface Setting {
   key: string;
@@ -22,6 +25,7 @@ export const SETTINGS = [
   { key: 'port', prop: 'port', kind: 'int', def: '8080', env: 'PORT', doc: 'Port to listen on.' },
   { key: 'host', prop: 'host', kind: 'string', def: '0.0.0.0', env: 'HOST', doc: 'Address to listen on.' },
   { key: 'context', prop: 'context', kind: 'string', def: '/pushlet', env: 'PUSHLET_CONTEXT', doc: 'Context path of the servlet; every path ending in `/pushlet.srv` is served anyway.' },
+  { key: 'workers', prop: 'workers', kind: 'cores', def: '1', doc: 'Processes the command runs on the port, each a node on the Redis store (node:cluster); `auto`: one per core; above 1 needs redis.url or redis.serverlist.' },
   { key: 'sessionIdGeneration', prop: 'session.id.generation', kind: ['uuid', 'randomstring'], def: 'uuid', doc: 'How new session ids are made.' },
   { key: 'sessionIdSize', prop: 'session.id.size', kind: 'int', def: '10', doc: 'Length of a `randomstring` id.' },
   { key: 'sessionTimeoutMins', prop: 'session.timeout.mins', kind: 'int', def: '3', doc: 'Session lease in minutes.' },
@@ -76,7 +80,7 @@ export const SETTINGS = [
 ] as const satisfies readonly Setting[];
 
 /** The value type of a kind. */
-type ValueOf<K> = K extends 'int' ? number
+type ValueOf<K> = K extends 'int' | 'cores' ? number
   : K extends 'bool' ? boolean
   : K extends 'string' ? string
   : K extends 'list' | 'lclist' ? string[]

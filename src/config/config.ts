@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { normalizeCharset } from '../protocol/charset';
 import { JAVA_ONLY_KEYS } from './java-keys';
 import { readProperties } from './properties';
@@ -28,6 +29,11 @@ function convert(s: Setting, { raw, from }: Origin): unknown {
   switch (s.kind) {
     case 'int': {
       if (!/^\d+$/.test(v)) throw bad('must be a whole number >= 0');
+      return Number(v);
+    }
+    case 'cores': {
+      if (v === 'auto') return availableParallelism();
+      if (!/^\d+$/.test(v)) throw bad('must be a whole number >= 1, or auto');
       return Number(v);
     }
     case 'bool': {
@@ -169,7 +175,7 @@ function validate(c: Config, origins: Map<string, Origin>): void {
   if (c.port > 65535) fail('port', 'must be at most 65535');
   const least: [keyof Config, number][] = [
     ['queueSize', 1], ['sessionTimeoutMins', 1], ['sessionIdSize', 4], ['limitFields', 1], ['limitFieldName', 1],
-    ['limitSubject', 1], ['limitBodyBytes', 1], ['agingIntervalMillis', 10],
+    ['limitSubject', 1], ['limitBodyBytes', 1], ['agingIntervalMillis', 10], ['workers', 1],
   ];
   for (const [key, min] of least) if ((c[key] as number) < min) fail(key, `must be at least ${min}`);
   if (c.pullRefreshWaitMinMillis > c.pullRefreshWaitMaxMillis) fail('pullRefreshWaitMinMillis', `must not exceed pull.refresh.wait.max.millis (${c.pullRefreshWaitMaxMillis})`);

@@ -17,7 +17,7 @@ describe('the pushlet-server command', function () {
   it('--help and -h list every flag and the most used settings', async () => {
     const long = await run(process.execPath, [CLI, '--help']);
     expect(long.code).to.equal(0);
-    for (const flag of ['--config FILE', '--port N', '--host ADDR', '--context PATH', '--webapp DIR', '--redis URL', '--set NAME=VALUE', '-h, --help', '-v, --version']) {
+    for (const flag of ['--config FILE', '--port N', '--host ADDR', '--context PATH', '--webapp DIR', '--redis URL', '--workers N|auto', '--set NAME=VALUE', '-h, --help', '-v, --version']) {
       expect(long.stdout, flag).to.include(flag);
     }
     for (const setting of ['session.timeout.mins=3', 'queue.size=256', 'subject.match=prefix', 'session.bind=none', 'log.level=4', 'redis.serverlist=']) {
