@@ -128,7 +128,7 @@ export class Dispatcher {
    * that is once the publish is kept there, and its fan-out goes on after the answer (a node that
    * dies leaves it to another); otherwise, with more than MAX_BEHIND publishes still being
    * fanned out, or with a `p_pubid` (whose retries must see what was queued), after the fan-out.
-   * Either way one publisher's events reach each receiver in the order they were accepted.
+   * Either way one publisher's events reach each receiver in the order they were accepted (DIFF 22).
    */
   async accept(e: Fields, onlineOnly: boolean): Promise<void> {
     const outbox = this.store.outbox;

@@ -8,7 +8,7 @@ import { isMode, type Mode } from '../../protocol/constants';
 import { subjectKeys, subjectParts } from '../../protocol/subject';
 import type { Queued } from '../../protocol/event';
 import {
-  DEFAULT_STORE_SETTINGS, type Delivery, type EnqueueResult, type NewSession, type SessionPatch, type SessionRec, type Store,
+  DEFAULT_STORE_SETTINGS, type Delivery, type EnqueueResult, type NewSession, type OutboxStore, type SessionPatch, type SessionRec, type Store,
   type StoreSettings, type StoreStats, type Subscriber, type Subscription,
 } from '../store';
 import { decodeQueued, decodeSession, decodeSubscription, encodeQueued, encodeSubscription, hashOf, isOnline, trustedLastSeen } from './codec';
@@ -38,6 +38,21 @@ interface Prefetch {
   /** Wakes since the read was sent. */
   watch: Watch;
   at: number;
+}
+
+/** What a touch read of a session, for the next touches (RedisStore.recent). */
+interface Recent {
+  rec: SessionRec;
+  address: string;
+  at: number;
+}
+
+/** Sessions RedisStore.recent holds at most. */
+const MAX_RECENT = 100_000;
+
+/** Whether a touch recording `patch` would write nothing new on `r`. */
+function fits(r: Recent, patch?: SessionPatch): boolean {
+  return (patch?.address === undefined || patch.address === r.address) && (patch?.mode === undefined || patch.mode === r.rec.mode);
 }
 
 /** A prefetched queue no wait took within this is dropped (its request went another way). */
@@ -100,11 +115,21 @@ export class RedisStore implements Store {
   private readonly wake: Wake<string[]>;
   private readonly settings: StoreSettings;
   private readonly pageSize: number;
-  readonly outbox: RedisOutbox;
+  private readonly box: RedisOutbox;
+  /** The outbox, its failures told as RedisUnavailableError like every other verb's. */
+  readonly outbox: OutboxStore;
   /** Each peeked event as stored, so `ack` removes exactly that entry. */
   private readonly stored = new WeakMap<Queued, string>();
   /** Where in `p:zset:as` the next reclaim looks. */
   private reclaimAt = 0;
+  /**
+   * Sessions a touch read and renewed lately: another touch within `recentMs` answers from here,
+   * with no round trip. A session stopped by any of our nodes, or deleted by a Java node while
+   * keyspace notifications are on, is forgotten at once (`Wake` tells); any other change made
+   * elsewhere shows within `recentMs`.
+   */
+  private readonly recent = new Map<string, Recent>();
+  private readonly recentMs: number;
   /** Queues read by `touch` for the wait that follows, by session id, oldest first. */
   private readonly prefetched = new Map<string, Prefetch>();
   /** Acks that found Redis away: [session id, events as stored], sent when it is back. */
@@ -115,8 +140,13 @@ export class RedisStore implements Store {
 
   constructor(opts: RedisStoreOptions) {
     this.conn = new Connection(opts);
-    this.wake = new Wake(this.conn, opts.pollIntervalMs ?? 200, (id) => this.look(id), opts.javaNodes);
-    this.outbox = new RedisOutbox(this.conn, opts.adoptAfterMs ?? 30_000);
+    this.wake = new Wake(this.conn, opts.pollIntervalMs ?? 200, (id) => this.look(id), opts.javaNodes, (id) => this.recent.delete(id));
+    const box = (this.box = new RedisOutbox(this.conn, opts.adoptAfterMs ?? 30_000));
+    this.outbox = {
+      keep: (p) => this.io(() => box.keep(p)),
+      release: (p) => this.io(() => box.release(p)),
+      adopt: () => this.io(() => box.adopt()),
+    };
     this.settings = {
       leaseMs: opts.leaseMs ?? DEFAULT_STORE_SETTINGS.leaseMs,
       queueSize: opts.queueSize ?? DEFAULT_STORE_SETTINGS.queueSize,
@@ -124,6 +154,8 @@ export class RedisStore implements Store {
       pageSize: Math.max(1, opts.pageSize ?? DEFAULT_STORE_SETTINGS.pageSize),
     };
     this.pageSize = this.settings.pageSize;
+    // As long as a renewal may be skipped (renewedJustNow): the lease loses at most that much.
+    this.recentMs = Math.min(1000, this.settings.leaseMs / 10);
   }
 
   /** A connected store: connections up, keyspace notifications enabled (or polling set up). */
@@ -175,6 +207,7 @@ export class RedisStore implements Store {
 
   openSession(rec: NewSession): Promise<void> {
     const { leaseMs } = this.settings;
+    this.recent.delete(rec.id);
     return this.io(async () => {
       const k = session(rec.id);
       const now = Date.now();
@@ -208,17 +241,31 @@ export class RedisStore implements Store {
   }
 
   touch(id: string, patch?: SessionPatch, revive = true, waiting = false): Promise<SessionRec | null> {
+    const known = this.recent.get(id);
+    if (known && Date.now() - known.at < this.recentMs && fits(known, patch)) {
+      if (waiting) this.prefetch(id);
+      return Promise.resolve({ ...known.rec });
+    }
     return this.io(async () => {
+      const at = Date.now();
       const reading = this.readSession(id);
       if (waiting) this.prefetch(id);
       const [hash, mode] = await reading;
       const rec = decodeSession(id, hash, mode);
       if (rec && isJavaWritten(hash[SS.TIME_TO_LIVE], hash[SS.OWN_TIME_TO_LIVE])) this.wake.javaSeen(`session ${id}`);
-      if (!rec || (!rec.online && !revive) || renewedJustNow(hash, mode, this.settings.leaseMs, patch)) return rec;
+      if (!rec || (!rec.online && !revive)) return rec;
       // A persistent session back after its lease ran out may have been reclaimed: list it again.
-      await this.renew(id, patch, rec.online ? undefined : rec.createDate);
+      if (!renewedJustNow(hash, mode, this.settings.leaseMs, patch)) await this.renew(id, patch, rec.online ? undefined : rec.createDate);
+      if (rec.online) this.remember({ rec: { ...rec, mode: patch?.mode ?? rec.mode }, address: patch?.address ?? hash[SS.ADDRESS], at });
       return rec;
     });
+  }
+
+  /** Keeps what a touch read and renewed, for the touches of the next `recentMs` (bounded, oldest out). */
+  private remember(r: Recent): void {
+    this.recent.delete(r.rec.id);
+    if (this.recent.size >= MAX_RECENT) this.recent.delete(this.recent.keys().next().value!);
+    this.recent.set(r.rec.id, r);
   }
 
   /**
@@ -246,6 +293,7 @@ export class RedisStore implements Store {
   }
 
   kick(id: string, patch?: SessionPatch): Promise<void> {
+    this.recent.delete(id);
     return this.io(() => this.renew(id, patch));
   }
 
@@ -269,13 +317,15 @@ export class RedisStore implements Store {
 
   /** Stops a session: persistent (`keepState`): offline; else deleted. Wakes its waiters on every node. */
   private async stop(id: string, keepState: boolean): Promise<void> {
+    this.recent.delete(id);
     if (keepState) await this.conn.script(HSET_IF_EXISTS, session(id), SS.TIME_TO_LIVE, '0', SS.OWN_TIME_TO_LIVE, '0');
     else await this.deleteSession(id);
-    await this.wake.announce([id]);
+    await this.wake.announce([id], true);
   }
 
   /** Java's deletes for a temporary session, in its order (docs/PROTOCOL.md section 11). */
   private async deleteSession(id: string): Promise<void> {
+    this.recent.delete(id);
     const sc = subscriptions(id);
     const [subjects] = await Promise.all([
       this.on(sc).hkeys(sc),
@@ -653,7 +703,7 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     // Best effort: an outbox left registered is only adopted, empty, by another node later.
-    await this.outbox.close().catch(() => undefined);
+    await this.box.close().catch(() => undefined);
     await this.wake.close();
     await this.conn.close();
   }

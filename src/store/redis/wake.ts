@@ -54,19 +54,20 @@ function keyspacePatterns(node: Redis): string[] {
 }
 
 /**
- * The ids of a wake message: a JSON array of ids, or (older nodes of ours, one per message) a
- * bare id.
+ * A wake message: a JSON array of the ids of sessions that got events, `{"gone":[...]}` for
+ * sessions stopped, or (older nodes of ours, one per message) a bare id.
  */
-function idsOf(message: string): string[] {
-  if (message.startsWith('[')) {
+function readMessage(message: string): { ids: string[]; gone: boolean } {
+  if (message.startsWith('[') || message.startsWith('{')) {
     try {
-      const ids: unknown = JSON.parse(message);
-      if (Array.isArray(ids)) return ids.filter((id): id is string => typeof id === 'string');
+      const v: unknown = JSON.parse(message);
+      const list: unknown = Array.isArray(v) ? v : (v as { gone?: unknown } | null)?.gone;
+      if (Array.isArray(list)) return { ids: list.filter((id): id is string => typeof id === 'string'), gone: !Array.isArray(v) };
     } catch {
       // Not ours: an id that starts with a bracket.
     }
   }
-  return [message];
+  return { ids: [message], gone: true };
 }
 
 export class Wake<T> {
@@ -86,6 +87,8 @@ export class Wake<T> {
     private readonly pollIntervalMs: number,
     private readonly look: Look<T>,
     private readonly javaNodes: JavaNodes = 'auto',
+    /** Told of each session another node stopped (or a Java node deleted). */
+    private readonly onGone: (id: string) => void = () => undefined,
   ) {
     this.keyspace = javaNodes === 'on';
   }
@@ -162,7 +165,11 @@ export class Wake<T> {
     });
     sub.on('pmessage', (_pattern: string, channel: string, message: string) => this.onKeyspace(channel, message));
     sub.on('message', (_channel: string, message: string) => {
-      for (const id of idsOf(message)) this.wakeUp(id);
+      const { ids, gone } = readMessage(message);
+      for (const id of ids) {
+        if (gone) this.onGone(id);
+        this.wakeUp(id);
+      }
     });
     // Messages sent while this connection was down are lost: let every waiter look again.
     sub.on('ready', () => this.wakeAll());
@@ -173,17 +180,21 @@ export class Wake<T> {
   private onKeyspace(channel: string, event: string): void {
     const key = channel.slice(channel.indexOf('__:') + 3);
     if (key.startsWith(QUEUE_PREFIX) && PUSH_EVENTS.has(event)) this.wakeUp(key.slice(QUEUE_PREFIX.length));
-    else if (key.startsWith(SESSION_PREFIX) && GONE_EVENTS.has(event)) this.wakeUp(key.slice(SESSION_PREFIX.length));
+    else if (key.startsWith(SESSION_PREFIX) && GONE_EVENTS.has(event)) {
+      const id = key.slice(SESSION_PREFIX.length);
+      this.onGone(id);
+      this.wakeUp(id);
+    }
   }
 
   /**
-   * Tells the waiters of `ids` on every node, ours included: one message, sent once whatever
-   * it announces is in Redis.
+   * Tells the waiters of `ids` on every node, ours included, that they got events (or, `gone`,
+   * that their sessions stopped): one message, sent once whatever it announces is in Redis.
    */
-  async announce(ids: readonly string[]): Promise<void> {
+  async announce(ids: readonly string[], gone = false): Promise<void> {
     if (ids.length === 0) return;
     for (const id of ids) this.wakeUp(id);
-    await this.conn.on(WAKE_CHANNEL).publish(WAKE_CHANNEL, JSON.stringify(ids));
+    await this.conn.on(WAKE_CHANNEL).publish(WAKE_CHANNEL, JSON.stringify(gone ? { gone: ids } : ids));
   }
 
   /** Wakes the local waiters of `id`. */
