@@ -97,6 +97,8 @@ export class Dispatcher {
   /** Publishes answered and kept in the outbox whose fan-out has not ended. */
   private behind = 0;
   private adoptTimer?: NodeJS.Timeout;
+  /** Kept publishes waiting to be fanned out again after the store was away. */
+  private readonly retries = new Set<NodeJS.Timeout>();
   private closed = false;
 
   constructor(
@@ -134,7 +136,7 @@ export class Dispatcher {
     const outbox = this.store.outbox;
     const kept: KeptPublish = { event: e, onlineOnly };
     const wait = this.settings.publishAnswerMillis;
-    if (!outbox || e[F.PUBID] || wait < 0 || this.behind >= MAX_BEHIND) {
+    if (!outbox || e[F.PUBID] || !this.settings.publishAnswerEarly || this.behind >= MAX_BEHIND) {
       await this.inOrder(kept);
       return;
     }
@@ -168,7 +170,10 @@ export class Dispatcher {
     return done;
   }
 
-  /** Releases a kept publish once fanned out; while the store is away, fans it out again later. */
+  /**
+   * Releases a kept publish once fanned out; while the store is away, fans it out again later
+   * (still counted behind, so `drain` waits for it).
+   */
   private settle(outbox: OutboxStore, kept: KeptPublish, fanned: Promise<PublishResult>): void {
     this.behind++;
     fanned.then(
@@ -177,13 +182,18 @@ export class Dispatcher {
         outbox.release(kept).catch((err) => this.log.debug({ err: String(err) }, 'releasing a fanned-out publish failed; it may be fanned out again'));
       },
       (err) => {
-        this.behind--;
-        if (!isStoreUnavailable(err)) {
-          // A bug: logged with its stack; the publish stays kept for a node that adopts it.
-          this.log.error({ err }, 'fanning out an accepted publish failed');
+        if (!isStoreUnavailable(err) || this.closed) {
+          this.behind--;
+          // A bug is logged with its stack; either way the publish stays kept for a node that adopts it.
+          if (!isStoreUnavailable(err)) this.log.error({ err }, 'fanning out an accepted publish failed');
           return;
         }
-        if (!this.closed) setTimeout(() => this.settle(outbox, kept, this.inOrder(kept)), RETRY_MS).unref();
+        const retry = setTimeout(() => {
+          this.retries.delete(retry);
+          this.behind--;
+          this.settle(outbox, kept, this.inOrder(kept));
+        }, RETRY_MS);
+        this.retries.add(retry);
       },
     );
   }
@@ -368,6 +378,9 @@ export class Dispatcher {
   close(): void {
     this.closed = true;
     clearInterval(this.adoptTimer);
+    for (const t of this.retries) clearTimeout(t);
+    this.behind -= this.retries.size;
+    this.retries.clear();
     for (const id of [...this.overflow.keys()]) this.clearOverflow(id);
   }
 }

@@ -8,7 +8,7 @@ export type CoreSettings = Pick<Config,
   | 'pullRefreshTimeoutMillis' | 'pullRefreshWaitMinMillis' | 'pullRefreshWaitMaxMillis'
   | 'pollRefreshTimeoutMillis' | 'pollRefreshWaitMinMillis' | 'pollRefreshWaitMaxMillis'
   | 'subjectMatch' | 'limitSubject' | 'limitSessions' | 'limitSubscriptions' | 'limitSessionsPerAddress'
-  | 'limitSubjectParts' | 'limitOutputBytes' | 'publishClients' | 'publishUnicast' | 'publishAnswerMillis' | 'publishAdoptMillis'
+  | 'limitSubjectParts' | 'limitOutputBytes' | 'publishClients' | 'publishUnicast' | 'publishAnswerEarly' | 'publishAnswerMillis' | 'publishAdoptMillis'
   | 'agingIntervalMillis' | 'deliveryBatchMaxMillis'>;
 
 export function leaseMs(s: CoreSettings): number {
