@@ -109,14 +109,15 @@ export class Dispatcher {
   ) {}
 
   /**
-   * Multicast to every session subscribed to the event's subject. Publishes to a subject that
-   * arrive while its subscribers are being read wait for that to end, then share one read and
-   * one push per receiver (several events in one command): under a flood of publishes the store
-   * does the work of a few. A publish with `p_pubid` goes alone, its receivers recorded.
+   * Multicast to every session subscribed to the event's subject. On a store that shares
+   * fan-outs (Redis), publishes to a subject that arrive while its subscribers are being read
+   * wait for that to end, then share one read and one push per receiver (several events in one
+   * command): under a flood of publishes the store does the work of a few. A publish with
+   * `p_pubid` goes alone, its receivers recorded.
    */
   multicast(e: Fields, onlineOnly: boolean): Promise<PublishResult> {
     const subject = e[F.SUBJECT] ?? '';
-    if (e[F.PUBID]) return this.fanOut(subject, [{ e, onlineOnly }]).then(([delivered]) => ({ delivered }));
+    if (e[F.PUBID] || !this.store.sharedFanOut) return this.fanOut(subject, [{ e, onlineOnly }]).then(([delivered]) => ({ delivered }));
     return new Promise((resolve, reject) => {
       const p: Pending = { e, onlineOnly, resolve, reject };
       const waiting = this.waiting.get(subject);

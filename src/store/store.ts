@@ -226,4 +226,10 @@ export interface StoreLifecycle {
 export interface Store extends SessionStore, SubscriptionStore, QueueStore, LeaseStore, StoreLifecycle {
   /** Where accepted publishes wait for their fan-out, when the store outlives a node. */
   readonly outbox?: OutboxStore;
+  /**
+   * Whether publishes to one subject arriving together should share one subscriber read and one
+   * push per queue: worth it where each command is a round trip (Redis); in memory, fan-outs
+   * going on side by side let the first pages of each out sooner.
+   */
+  readonly sharedFanOut?: boolean;
 }

@@ -24,6 +24,7 @@ class WatchedStore extends MemoryStore {
   /** Pushes that fail as if the store were away, from now on. */
   failing = 0;
   outbox?: OutboxStore;
+  sharedFanOut = true;
 
   override async *subscribersOf(subject: string): AsyncIterable<Subscriber[]> {
     this.reads++;

@@ -118,6 +118,7 @@ export class RedisStore implements Store {
   private readonly box: RedisOutbox;
   /** The outbox, its failures told as RedisUnavailableError like every other verb's. */
   readonly outbox: OutboxStore;
+  readonly sharedFanOut = true;
   /** Each peeked event as stored, so `ack` removes exactly that entry. */
   private readonly stored = new WeakMap<Queued, string>();
   /** Where in `p:zset:as` the next reclaim looks. */
