@@ -261,6 +261,7 @@ export class PushletServer {
   }
 
   private async shutDown(graceMs: number): Promise<void> {
+    const until = Date.now() + graceMs;
     this.shutdown.abort();
     for (const undo of this.detach.splice(0)) undo();
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
@@ -271,8 +272,9 @@ export class PushletServer {
     await closed;
     await this.sources.stop();
     await this.aging.stop();
-    // Publishes answered before their fan-out go out first; any left stay kept for another node.
-    await this.dispatcher.drain(graceMs);
+    // Publishes answered before their fan-out go out first, within the grace; any left stay
+    // kept for another node.
+    await this.dispatcher.drain(Math.max(0, until - Date.now()));
     this.dispatcher.close();
     await this.store.close();
   }
