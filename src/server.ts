@@ -98,6 +98,11 @@ export class PushletServer {
       this.metrics.counter('pushlet_redis_errors_total', 'Redis commands that failed on this node', () => stats().errors);
       this.metrics.counter('pushlet_redis_outages_total', 'Times a Redis server became unreachable from this node', () => stats().outages);
       this.metrics.gauge('pushlet_redis_up', '1 while every Redis server answers this node, else 0', () => (stats().down === 0 ? 1 : 0));
+      this.metrics.gauge('pushlet_redis_keyspace_listening', '1 while this node listens to keyspace notifications for Java nodes\' pushes (redis.java.nodes)', () => (stats().keyspace ? 1 : 0));
+    }
+    if (this.store.outbox) {
+      this.metrics.gauge('pushlet_publishes_behind', 'Publishes this node answered and has not fanned out yet (kept in Redis)', () => this.dispatcher.behind);
+      this.metrics.counter('pushlet_publishes_adopted_total', 'Publishes of stopped nodes this node fanned out', () => this.dispatcher.adopted);
     }
     this.metrics.gauge('pushlet_sources_active', 'Event sources running on this node', () => this.sources.active.length);
     this.httpParts = createHttp({

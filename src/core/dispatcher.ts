@@ -94,8 +94,10 @@ export class Dispatcher {
   private readonly waiting = new Map<string, Pending[]>();
   /** By publisher (`p_from`): its last publish, when it joined its subject's queue and when it was fanned out. */
   private readonly lastOf = new Map<string, { subject: string; joined: Promise<void>; done: Promise<PublishResult> }>();
-  /** Publishes answered and kept in the outbox whose fan-out has not ended. */
-  private behind = 0;
+  /** Publishes answered and kept in the outbox whose fan-out has not ended (a metric too). */
+  behind = 0;
+  /** Publishes of stopped nodes this node took over (a metric). */
+  adopted = 0;
   private adoptTimer?: NodeJS.Timeout;
   /** Kept publishes waiting to be fanned out again after the store was away. */
   private readonly retries = new Set<NodeJS.Timeout>();
@@ -207,6 +209,7 @@ export class Dispatcher {
       outbox.adopt().then(
         (publishes) => {
           if (publishes.length) this.log.info({ publishes: publishes.length }, 'fanning out publishes a stopped node had accepted');
+          this.adopted += publishes.length;
           for (const p of publishes) this.settle(outbox, p, this.inOrder(p));
         },
         (err) => { if (!isStoreUnavailable(err)) this.log.warn({ err }, 'adopting the publishes of stopped nodes failed'); },

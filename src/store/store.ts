@@ -47,6 +47,8 @@ export interface StoreStats {
   outages: number;
   /** Servers unreachable now. */
   down: number;
+  /** Whether the store listens to keyspace notifications (Java nodes' pushes). */
+  keyspace: boolean;
 }
 
 export type EnqueueResult = 'ok' | 'full' | 'gone';

@@ -273,12 +273,25 @@ describe('faults: delivery', function () {
         const first = [...new Set(q)];
         expect(first, 'first arrivals in publish order').to.deep.equal([...first].sort((x, y) => x - y));
       }
+      const m = await metrics(b.base);
+      expect(metric(m, 'pushlet_publishes_adopted_total'), 'node B counts what it took over').to.be.at.least(left);
+      expect(metric(m, 'pushlet_publishes_behind'), 'and has fanned it all out').to.equal(0);
       const duplicates = got.reduce((t, q) => t + q.length - new Set(q).size, 0);
       console.log(`      ${left} of 40 answered publishes left in the killed node's outbox; node B fanned them out ${Date.now() - t0} ms after the kill; ${duplicates} duplicates in ${ids.length * 40} deliveries`);
     } finally {
       redis.disconnect();
       await store.close();
     }
+  });
+
+  it('/metrics tells whether a node listens to keyspace notifications for Java nodes (redis.java.nodes)', async () => {
+    const [on, off] = await Promise.all([
+      startNode([...redisArgs(), '--set', 'redis.java.nodes=on']),
+      startNode([...redisArgs(), '--set', 'redis.java.nodes=off']),
+    ]);
+    nodes.push(on, off);
+    expect(metric(await metrics(on.base), 'pushlet_redis_keyspace_listening')).to.equal(1);
+    expect(metric(await metrics(off.base), 'pushlet_redis_keyspace_listening')).to.equal(0);
   });
 
   it('a stream client that never reads is stopped, and the process stays alive with flat memory', async () => {

@@ -185,7 +185,7 @@ export class RedisStore implements Store {
 
   /** Redis commands sent and failed since start. */
   stats(): StoreStats {
-    return { ...this.conn.stats };
+    return { ...this.conn.stats, keyspace: this.wake.keyspace };
   }
 
   /** Whether waiting requests poll (keyspace notifications were refused). */
