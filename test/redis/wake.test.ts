@@ -124,7 +124,7 @@ describe('Redis store: waking waiters (pushlet:wake, redis.java.nodes)', functio
       expect(await r.pubsub('NUMSUB', 'pushlet:wake')).to.deep.equal(['pushlet:wake', 2]);
     });
 
-    it('one message per enqueue, a JSON array of the sessions queued for (not those gone or full)', async () => {
+    it('one message per enqueue, naming the node and the sessions queued for (not those gone or full)', async () => {
       const a = await store('off');
       const small = await connectStore({ url, javaNodes: 'off', queueSize: 2 });
       stores.push(small);
@@ -148,7 +148,9 @@ describe('Redis store: waking waiters (pushlet:wake, redis.java.nodes)', functio
         await eventually(async () => expect(messages).to.have.length(1), 2000, 10);
         await sleep(100);
         expect(messages, 'one message').to.have.length(1);
-        expect(JSON.parse(messages[0])).to.have.members(['m1', 'm2', 'm3']).and.to.have.length(3);
+        const m = JSON.parse(messages[0]) as { from: string; ids: string[] };
+        expect(m.from).to.match(/^[0-9a-f]{16}$/);
+        expect(m.ids).to.have.members(['m1', 'm2', 'm3']).and.to.have.length(3);
         // An enqueue that queued nothing says nothing.
         expect(await small.enqueue([{ id: 'gone', q: ev(3) }, { id: 'full', q: ev(3) }])).to.deep.equal(['gone', 'full']);
         await sleep(100);
@@ -377,6 +379,63 @@ describe('Redis store: waking waiters (pushlet:wake, redis.java.nodes)', functio
       expect(value?.map((q) => q.event.n)).to.deep.equal(['1', '2', '3']);
       await a.ack('t3', value!);
       expect(await r.exists('p:eq:t3')).to.equal(0);
+    });
+  });
+
+  describe("after this node read a whole queue and acked it all, the next wait or refresh needn't read it", () => {
+    it('a stream-like round: peek, ack, then the wait sends no command and is still woken by another node', async () => {
+      const a = await store('off');
+      const b = await store('off');
+      await a.openSession(rec('e1'));
+      await b.enqueue([{ id: 'e1', q: ev(1) }, { id: 'e1', q: ev(2) }, { id: 'e1', q: ev(3) }]);
+      // As a woken waiter does: the wake-up came, then the read.
+      await sleep(50);
+      const read = await a.peek('e1');
+      await a.ack('e1', read);
+      const before = a.stats().commands;
+      const waiting = timed(a.waitForEvents('e1', WAIT_MS));
+      await sleep(100);
+      expect(a.stats().commands - before, 'commands sent by the wait').to.equal(0);
+      const t0 = Date.now();
+      await b.enqueue([{ id: 'e1', q: ev(4) }]);
+      expect((await waiting).at - t0).to.be.below(PROMPT_MS);
+      expect((await drain(a, 'e1')).map((q) => q.event.n)).to.deep.equal(['4']);
+    });
+
+    it('a pull-like cycle: the refresh after an ack of everything read sends only its session read', async () => {
+      const a = await store('off');
+      await a.openSession(rec('e2'));
+      await a.enqueue([{ id: 'e2', q: ev(1) }]);
+      await a.ack('e2', await a.peek('e2'));
+      const before = a.stats().commands;
+      // A touch within a second of none: the session is read (two commands), the queue is not.
+      await a.touch('e2', undefined, true, true);
+      expect(a.stats().commands - before, 'commands sent by the refresh').to.equal(2);
+    });
+
+    it('a push between the read and the ack, or an ack of part of the read, makes the next wait look', async () => {
+      const a = await store('off');
+      const b = await store('off');
+      await a.openSession(rec('e3'));
+      await a.enqueue([{ id: 'e3', q: ev(1) }, { id: 'e3', q: ev(2) }]);
+      let read = await a.peek('e3');
+      await b.enqueue([{ id: 'e3', q: ev(3) }]);
+      await sleep(50);
+      await a.ack('e3', read);
+      // Woken since the read: the wait looks, and finds event 3 at once.
+      let t0 = Date.now();
+      let got = await timed(a.waitForEvents('e3', WAIT_MS));
+      expect(got.at - t0).to.be.below(PROMPT_MS);
+      expect(got.value?.map((q) => q.event.n)).to.deep.equal(['3']);
+
+      await a.enqueue([{ id: 'e3', q: ev(4) }]);
+      read = await a.peek('e3');
+      expect(read.map((q) => q.event.n)).to.deep.equal(['3', '4']);
+      await a.ack('e3', read.slice(0, 1));
+      t0 = Date.now();
+      got = await timed(a.waitForEvents('e3', WAIT_MS));
+      expect(got.at - t0, 'event 4, still queued, found at once').to.be.below(PROMPT_MS);
+      expect(got.value?.map((q) => q.event.n)).to.deep.equal(['4']);
     });
   });
 });

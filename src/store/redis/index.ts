@@ -47,6 +47,18 @@ interface Recent {
   at: number;
 }
 
+/** A whole queue as this node read it, for `RedisStore.noteRead`. */
+interface LastRead {
+  /** Taken before the read: wake-ups since. */
+  watch: Watch;
+  at: number;
+  /** The oldest event read, and how many: an ack of exactly these empties what was read. */
+  first: Queued;
+  count: number;
+  /** Acked, all of it, from the tail of the queue. */
+  emptied: boolean;
+}
+
 /** Sessions RedisStore.recent holds at most. */
 const MAX_RECENT = 100_000;
 
@@ -131,6 +143,8 @@ export class RedisStore implements Store {
    */
   private readonly recent = new Map<string, Recent>();
   private readonly recentMs: number;
+  /** This node's last whole read of each session's queue, until acked and waited on (`noteRead`). */
+  private readonly reads = new Map<string, LastRead>();
   /** Queues read by `touch` for the wait that follows, by session id, oldest first. */
   private readonly prefetched = new Map<string, Prefetch>();
   /** Acks that found Redis away: [session id, events as stored], sent when it is back. */
@@ -281,6 +295,11 @@ export class RedisStore implements Store {
       this.dropPrefetch(k);
     }
     this.dropPrefetch(id);
+    const emptied = this.takeEmptied(id);
+    if (emptied) {
+      this.prefetched.set(id, { reading: Promise.resolve([]), watch: emptied, at: now });
+      return;
+    }
     const watch = this.wake.watch(id);
     const reading = this.on(queue(id)).lrange(queue(id), 0, -1).catch(() => undefined);
     this.prefetched.set(id, { reading, watch, at: now });
@@ -319,6 +338,7 @@ export class RedisStore implements Store {
   /** Stops a session: persistent (`keepState`): offline; else deleted. Wakes its waiters on every node. */
   private async stop(id: string, keepState: boolean): Promise<void> {
     this.recent.delete(id);
+    this.forgetRead(id);
     if (keepState) await this.conn.script(HSET_IF_EXISTS, session(id), SS.TIME_TO_LIVE, '0', SS.OWN_TIME_TO_LIVE, '0');
     else await this.deleteSession(id);
     await this.wake.announce([id], true);
@@ -536,7 +556,47 @@ export class RedisStore implements Store {
   }
 
   peek(id: string): Promise<Queued[]> {
-    return this.io(async () => this.decodeQueue(await this.on(queue(id)).lrange(queue(id), 0, -1)));
+    const watch = this.wake.watch(id);
+    return this.io(async () => this.noteRead(id, watch, this.decodeQueue(await this.on(queue(id)).lrange(queue(id), 0, -1))))
+      .catch((err: unknown) => {
+        this.wake.unwatch(id, watch);
+        throw err;
+      });
+  }
+
+  /**
+   * Remembers `events`, the whole queue of `id` as read after `watch` was taken: once they are
+   * all acked from its tail, the queue holds only what came after, which a wake-up announces, so
+   * the next wait or refresh need not read it first (`takeEmptied`).
+   */
+  private noteRead(id: string, watch: Watch, events: Queued[]): Queued[] {
+    this.forgetRead(id);
+    const now = Date.now();
+    // In time order: drop what no ack or wait took.
+    for (const [k, r] of this.reads) {
+      if (now - r.at < PREFETCH_MS) break;
+      this.forgetRead(k);
+    }
+    if (events.length === 0) this.wake.unwatch(id, watch);
+    else this.reads.set(id, { watch, at: now, first: events[0], count: events.length, emptied: false });
+    return events;
+  }
+
+  private forgetRead(id: string): void {
+    const r = this.reads.get(id);
+    if (!r) return;
+    this.reads.delete(id);
+    this.wake.unwatch(id, r.watch);
+  }
+
+  /** The watch of a last read all acked with no wake-up since: then the queue holds nothing unannounced. */
+  private takeEmptied(id: string): Watch | undefined {
+    const r = this.reads.get(id);
+    if (!r) return undefined;
+    this.reads.delete(id);
+    if (r.emptied && !r.watch.woken) return r.watch;
+    this.wake.unwatch(id, r.watch);
+    return undefined;
   }
 
   /** A queue as read (newest first, as Java pushes), oldest first, each event remembered as stored for `ack`. */
@@ -556,21 +616,29 @@ export class RedisStore implements Store {
     const stored = events.map((q) => this.stored.get(q)).filter((json): json is string => json !== undefined);
     if (stored.length === 0) return;
     try {
-      await this.io(() => this.removeAcked(id, stored));
+      const tail = await this.io(() => this.removeAcked(id, stored));
+      // The whole of this node's last read, taken from the tail: what is queued now, a wake-up told.
+      const r = this.reads.get(id);
+      if (tail && r && r.first === events[0] && r.count === events.length) r.emptied = true;
+      else this.forgetRead(id);
     } catch (err) {
+      this.forgetRead(id);
       if (!(err instanceof RedisUnavailableError)) throw err;
       if (this.unsentAcks.length >= MAX_UNSENT_ACKS) this.unsentAcks.shift();
       this.unsentAcks.push([id, stored]);
     }
   }
 
-  /** Removes `stored` (oldest first) from the queue of `id`: by their hash when they are its tail, else one by one. */
-  private async removeAcked(id: string, stored: string[]): Promise<void> {
+  /**
+   * Removes `stored` (oldest first) from the queue of `id`: by their hash when they are its tail,
+   * else one by one. True when they were the tail.
+   */
+  private async removeAcked(id: string, stored: string[]): Promise<boolean> {
     if (stored.length > 2) {
       const newestFirst = createHash('sha1').update(stored.slice().reverse().join('\n')).digest('hex');
-      if ((await this.conn.script(ACK_TAIL, queue(id), stored.length, newestFirst)) === 1) return;
+      if ((await this.conn.script(ACK_TAIL, queue(id), stored.length, newestFirst)) === 1) return true;
     }
-    await this.conn.script(ACK_EVENTS, queue(id), ...stored);
+    return (await this.conn.script(ACK_EVENTS, queue(id), ...stored)) === 1;
   }
 
   /** Sends the acks kept through an outage; those that fail again are kept for the next time. */
@@ -656,12 +724,11 @@ export class RedisStore implements Store {
     return this.io(async () => {
       const read = await p?.reading;
       if (p && read === undefined) this.wake.unwatch(id, p.watch);
-      if (p && read?.length) {
-        this.wake.unwatch(id, p.watch);
-        return this.decodeQueue(read);
-      }
-      // What touch read stands in for a look, unless a wake came after it was sent.
-      const queued = await this.wake.wait(id, ms, signal, read ? p?.watch : undefined);
+      if (p && read?.length) return this.noteRead(id, p.watch, this.decodeQueue(read));
+      // What touch read (or this node's last read, all acked) stands in for a look, unless a
+      // wake came after it was sent.
+      const since = read ? p?.watch : this.takeEmptied(id);
+      const queued = await this.wake.wait(id, ms, signal, since);
       return queued === undefined ? undefined : this.decodeQueue(queued);
     });
   }

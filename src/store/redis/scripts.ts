@@ -63,6 +63,7 @@ return out`,
  * Removes from the queue KEYS[1] the events ARGV (as stored, oldest first), each its occurrence
  * nearest the tail, the oldest end, where a peek found it. When they still are the tail, as
  * they mostly are, one LTRIM does it: one keyspace event for every node to read, not one per event.
+ * 1: they were the tail; 2: removed one by one.
  */
 export const ACK_EVENTS: ScriptDef = {
   name: 'pushletAckEvents',
@@ -76,10 +77,10 @@ for i = 1, n do
 end
 if atTail then
   redis.call('LTRIM', KEYS[1], 0, string.format('%d', -n - 1))
-else
-  for _, event in ipairs(ARGV) do redis.call('LREM', KEYS[1], -1, event) end
+  return 1
 end
-return 1`,
+for _, event in ipairs(ARGV) do redis.call('LREM', KEYS[1], -1, event) end
+return 2`,
 };
 
 /**

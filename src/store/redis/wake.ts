@@ -7,6 +7,7 @@
  * Where notifications cannot be enabled, one timer per process polls the queues of the waiting
  * sessions in one pipelined batch.
  */
+import { randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
 import type { Connection } from './connection';
 import { QUEUE_PREFIX, SESSION_PREFIX, WAKE_CHANNEL } from './keys';
@@ -54,15 +55,19 @@ function keyspacePatterns(node: Redis): string[] {
 }
 
 /**
- * A wake message: a JSON array of the ids of sessions that got events, `{"gone":[...]}` for
- * sessions stopped, or (older nodes of ours, one per message) a bare id.
+ * A wake message: `{"from": node, "ids": [...]}` for sessions that got events, `{"from": node,
+ * "gone": [...]}` for sessions stopped; from older nodes of ours a JSON array of ids, or a bare id.
  */
-function readMessage(message: string): { ids: string[]; gone: boolean } {
+function readMessage(message: string): { ids: string[]; gone: boolean; from?: string } {
   if (message.startsWith('[') || message.startsWith('{')) {
     try {
-      const v: unknown = JSON.parse(message);
-      const list: unknown = Array.isArray(v) ? v : (v as { gone?: unknown } | null)?.gone;
-      if (Array.isArray(list)) return { ids: list.filter((id): id is string => typeof id === 'string'), gone: !Array.isArray(v) };
+      const v = JSON.parse(message) as unknown;
+      const o = (Array.isArray(v) ? { ids: v } : v) as { ids?: unknown; gone?: unknown; from?: unknown } | null;
+      const list = o?.ids ?? o?.gone;
+      if (Array.isArray(list)) {
+        const ids = list.filter((id): id is string => typeof id === 'string');
+        return { ids, gone: o?.gone !== undefined, from: typeof o?.from === 'string' ? o.from : undefined };
+      }
     } catch {
       // Not ours: an id that starts with a bracket.
     }
@@ -81,6 +86,8 @@ export class Wake<T> {
   /** Whether keyspace notifications are listened to (Java nodes may push). */
   keyspace: boolean;
   private closed = false;
+  /** This node's name in its wake messages. */
+  private readonly node = randomBytes(8).toString('hex');
 
   constructor(
     private readonly conn: Connection,
@@ -165,7 +172,9 @@ export class Wake<T> {
     });
     sub.on('pmessage', (_pattern: string, channel: string, message: string) => this.onKeyspace(channel, message));
     sub.on('message', (_channel: string, message: string) => {
-      const { ids, gone } = readMessage(message);
+      const { ids, gone, from } = readMessage(message);
+      // This node's own were woken when it sent them: again would only make their next wait look.
+      if (from === this.node) return;
       for (const id of ids) {
         if (gone) this.onGone(id);
         this.wakeUp(id);
@@ -194,7 +203,7 @@ export class Wake<T> {
   async announce(ids: readonly string[], gone = false): Promise<void> {
     if (ids.length === 0) return;
     for (const id of ids) this.wakeUp(id);
-    await this.conn.on(WAKE_CHANNEL).publish(WAKE_CHANNEL, JSON.stringify(gone ? { gone: ids } : ids));
+    await this.conn.on(WAKE_CHANNEL).publish(WAKE_CHANNEL, JSON.stringify(gone ? { from: this.node, gone: ids } : { from: this.node, ids }));
   }
 
   /** Wakes the local waiters of `id`. */
