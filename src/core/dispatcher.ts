@@ -249,8 +249,7 @@ export class Dispatcher {
       const batch: Delivery[] = [];
       const of: number[] = [];
       for (const sub of page) {
-        const wanted = publishes.filter((p) => !p.onlineOnly || sub.online);
-        if (wanted.length === 0) continue;
+        if (!sub.online && publishes.every((p) => p.onlineOnly)) continue;
         if (this.pullClientGone(sub, now)) {
           this.bailOut(sub.id, 0, 'pull client did not come back');
           continue;

@@ -382,6 +382,22 @@ describe('Redis store: waking waiters (pushlet:wake, redis.java.nodes)', functio
     });
   });
 
+  describe('messages on pushlet:wake that are not ours', () => {
+    it('a malformed message wakes at most a session of that name, and waking goes on', async () => {
+      const a = await store('off');
+      const b = await store('off');
+      await a.openSession(rec('x1'));
+      const waiting = timed(a.waitForEvents('x1', WAIT_MS));
+      await sleep(50);
+      for (const m of ['{"ids":', '{"gone":"x1"}', '[1,{},null]', '{}', '']) await r.publish('pushlet:wake', m);
+      await sleep(50);
+      const t0 = Date.now();
+      await b.enqueue([{ id: 'x1', q: ev(1) }]);
+      expect((await waiting).at - t0).to.be.below(PROMPT_MS);
+      expect((await drain(a, 'x1')).map((q) => q.event.n)).to.deep.equal(['1']);
+    });
+  });
+
   describe("after this node read a whole queue and acked it all, the next wait or refresh needn't read it", () => {
     it('a stream-like round: peek, ack, then the wait sends no command and is still woken by another node', async () => {
       const a = await store('off');

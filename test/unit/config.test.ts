@@ -38,6 +38,10 @@ describe('config', () => {
     expect(() => loadConfig({ overrides: { 'listen.force.pull.all': 'yes' } })).to.throw(ConfigError, /listen\.force\.pull\.all: must be true or false/);
     expect(() => loadConfig({ overrides: { 'session.id.generation': 'guid' } })).to.throw(ConfigError, /one of uuid, randomstring/);
     expect(() => loadConfig({ overrides: { 'pull.refresh.wait.min.millis': 9000 } })).to.throw(ConfigError, /pull\.refresh\.wait\.min\.millis/);
+    expect(() => loadConfig({ overrides: { 'redis.java.nodes': 'maybe' } })).to.throw(ConfigError, /redis\.java\.nodes: must be one of auto, on, off/);
+    expect(() => loadConfig({ overrides: { 'publish.answer.millis': '-1' } })).to.throw(ConfigError, /publish\.answer\.millis: must be a whole number/);
+    expect(() => loadConfig({ overrides: { 'publish.answer.early': 'sometimes' } })).to.throw(ConfigError, /publish\.answer\.early: must be true or false/);
+    expect(() => loadConfig({ overrides: { 'publish.adopt.millis': 'soon' } })).to.throw(ConfigError, /publish\.adopt\.millis: must be a whole number/);
   });
 
   it('normalises the context path', () => {
