@@ -22,6 +22,8 @@ export const ratioAtMost = (r: number): Target => ({ text: `ratio <= ${r}`, ok: 
 export const atLeast = (v: number): Target => ({ text: `>= ${v.toLocaleString('en-US')}`, ok: (f) => f.ours >= v });
 export const below = (v: number): Target => ({ text: `< ${v}`, ok: (f) => f.ours < v });
 export const atMost = (v: number): Target => ({ text: `<= ${v}`, ok: (f) => f.ours <= v });
+/** At most `v` more than bare's figure. */
+export const atMostAbove = (v: number): Target => ({ text: `<= bare + ${v}`, ok: (f) => f.bare !== undefined && f.ours <= f.bare + v });
 
 /** Builds a figure; the ratio is taken when a baseline is given. */
 export function figure(scenario: string, metric: string, unit: string, ours: number, bare?: number, target?: Target): Figure {

@@ -31,6 +31,7 @@ export function embeddedFanout(ctx: Ctx, load: FanoutLoad): Promise<FanoutResult
 
 export interface FanoutTargets {
   p99?: Target;
+  fraction?: Target;
   publish?: Target;
   delivered?: Target;
 }
@@ -39,7 +40,7 @@ export interface FanoutTargets {
 export function fanoutFigures(scenario: string, ours: FanoutResult, base: FanoutResult, t: FanoutTargets = {}): Figure[] {
   return [
     figure(scenario, 'delivered events/s', 'ev/s', ours.deliveredPerSecond, base.deliveredPerSecond, t.delivered),
-    figure(scenario, 'fraction delivered', 'ratio', ours.fraction, base.fraction),
+    figure(scenario, 'fraction delivered', 'ratio', ours.fraction, base.fraction, t.fraction),
     figure(scenario, 'publish-to-receive p50', 'ms', ours.latency.p50, base.latency.p50),
     figure(scenario, 'publish-to-receive p99', 'ms', ours.latency.p99, base.latency.p99, t.p99),
     figure(scenario, 'publish request p99', 'ms', ours.publishDuration.p99, base.publishDuration.p99, t.publish),
@@ -65,7 +66,8 @@ export const fanoutScenario: Scenario = {
       const ours = await ctx.withServers([pushletSpec()], (nodes) => fanout(pushlet, nodes, load, ctx));
       const base = await bareFanout(ctx, load);
       const big = load.subscribers >= 10_000;
-      figures.push(...fanoutFigures(`3 fan-out ${fanoutLabel(load)}`, ours, base, big ? { p99: below(250), publish: below(50) } : {}));
+      // Every event delivered within a second; the bare long poll has no queue, so only its latency compares.
+      figures.push(...fanoutFigures(`3 fan-out ${fanoutLabel(load)}`, ours, base, big ? { p99: below(1000), fraction: atLeast(1), publish: below(50) } : {}));
       details[fanoutLabel(load)] = { ours, bare: base };
     }
     return { figures, details };

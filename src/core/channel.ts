@@ -2,13 +2,17 @@ import { E, F, type Mode } from '../protocol/constants';
 import { event, type Fields, type Queued } from '../protocol/event';
 import { escaper } from '../protocol/formats/writer';
 import { isStoreUnavailable } from '../errors';
-import type { Store } from '../store/store';
+import type { Cancel, Store } from '../store/store';
+import { wheel, type Timed } from '../timer-wheel';
 import { NO_METRICS, type CoreMetrics } from './metrics';
-import type { Rounds } from './rounds';
+import type { Round, Rounds } from './rounds';
 import type { CoreSettings } from './settings';
 
-/** Where the data channel writes: the open HTTP response. */
-export interface Sink {
+/**
+ * Where the data channel writes: the open HTTP response. Its Cancel is cancelled when the
+ * client goes away or the server shuts down.
+ */
+export interface Sink extends Cancel {
   /** Adds one event to the answer; false when the client has gone away. */
   write(e: Fields, own?: Fields): boolean;
   /** Characters written and not yet taken by the socket (a pull answer: all of it until `flush`). */
@@ -19,10 +23,8 @@ export interface Sink {
    * (the connection is then closed).
    */
   flush(ms: number): Promise<boolean>;
-  /** Aborted when the client goes away or the server shuts down. */
-  readonly signal: AbortSignal;
-  /** Aborted when the server shuts down: the client is sent a refresh, to come back elsewhere. */
-  readonly draining: AbortSignal;
+  /** Whether the server is shutting down: the client is sent a refresh, to come back elsewhere. */
+  readonly draining: boolean;
 }
 
 /** What every data channel of a server shares. */
@@ -65,17 +67,23 @@ export function refreshEvent(s: CoreSettings, mode: Mode, path: string, id: stri
   });
 }
 
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal.aborted) return Promise.resolve();
+/** A pause through a store outage: ends after `ms`, or when the request is cancelled. */
+class Pause implements Timed {
+  slot = -1;
+  constructor(private readonly cancel: Cancel, private readonly resolve: () => void) {}
+  expire(): void {
+    wheel.remove(this);
+    this.cancel.onCancel(undefined);
+    this.resolve();
+  }
+}
+
+function pause(ms: number, cancel: Cancel): Promise<void> {
+  if (ms <= 0 || cancel.cancelled) return Promise.resolve();
   return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
+    const p = new Pause(cancel, resolve);
+    wheel.add(p, ms);
+    cancel.onCancel(p);
   });
 }
 
@@ -96,66 +104,94 @@ type Answered = 'more' | 'ended';
  * request is held out its read timeout (a poll: none)
  * and answered with a heartbeat (and the refresh), so pages keep polling through an outage.
  */
-export async function runChannel(deps: ChannelDeps, req: ChannelRequest, sink: Sink): Promise<void> {
-  const { store, settings: s, rounds, metrics = NO_METRICS } = deps;
-  const { id, mode } = req;
-  const stream = mode === 'stream';
-  let seq = 0;
-  const own = (): Fields => ({ [F.SEQ]: String(++seq) });
+export function runChannel(deps: ChannelDeps, req: ChannelRequest, sink: Sink): Promise<void> {
+  return new Channel(deps, req, sink).run();
+}
+
+/** One data channel; an object, not closures, since ten thousand of them may be waiting at once. */
+class Channel {
+  private seq = 0;
   /** Whether this pull or poll answer has been ended (with its refresh). */
-  let ended = false;
-  const end = async (): Promise<boolean> => {
-    ended = true;
-    sink.write(refreshEvent(s, mode, req.path, id));
-    return sink.flush(s.queueWriteTimeoutMillis);
-  };
-  if (!stream && req.afterListen) {
-    await end();
-    return;
+  private ended = false;
+  /** The round the current answer is in, until it has been written. */
+  private round?: Round;
+  private inRound = false;
+
+  constructor(private readonly deps: ChannelDeps, private readonly req: ChannelRequest, private readonly sink: Sink) {}
+
+  private get stream(): boolean {
+    return this.req.mode === 'stream';
   }
-  try {
-    if (stream && !sink.write(event(E.HEARTBEAT), own())) return;
-    const readTimeout = mode === 'poll' ? 0 : s.queueReadTimeoutMillis;
-    for (;;) {
-      const since = Date.now();
-      let outage = req.outage === true;
-      let found: Queued[] | undefined;
-      try {
-        if (!outage) found = await store.waitForEvents(id, readTimeout, sink.signal);
-      } catch (err) {
-        if (!isStoreUnavailable(err)) throw err;
-        outage = true;
-      }
-      // Held out its read timeout, as if no event had come, so clients do not spin.
-      if (outage) await pause(readTimeout - (Date.now() - since), sink.signal);
-      const entering = rounds.enter();
-      // What the wait read is current unless the round made this answer wait.
-      if (entering instanceof Promise) found = undefined;
-      const round = await entering;
-      // A round is over for this answer once it is written: waiting for the socket to take it
-      // must not hold the next round back.
-      let inRound = true;
-      const leaveRound = () => {
-        if (inRound) rounds.leave(round);
-        inRound = false;
-      };
-      let answered: Answered;
-      try {
-        answered = await answer(outage, found, leaveRound);
-      } finally {
-        leaveRound();
-      }
-      if (answered === 'ended') return;
+
+  private own(): Fields {
+    return { [F.SEQ]: String(++this.seq) };
+  }
+
+  private end(): Promise<boolean> {
+    this.ended = true;
+    const { settings: s } = this.deps;
+    this.sink.write(refreshEvent(s, this.req.mode, this.req.path, this.req.id));
+    return this.sink.flush(s.queueWriteTimeoutMillis);
+  }
+
+  /**
+   * A round is over for this answer once it is written: waiting for the socket to take it must
+   * not hold the next round back.
+   */
+  private leaveRound(): void {
+    if (this.inRound) this.deps.rounds.leave(this.round);
+    this.inRound = false;
+  }
+
+  async run(): Promise<void> {
+    const { store, settings: s, rounds } = this.deps;
+    const { id, mode } = this.req;
+    const sink = this.sink;
+    if (!this.stream && this.req.afterListen) {
+      await this.end();
+      return;
     }
-  } finally {
-    if (!stream && !ended) await end();
+    try {
+      if (this.stream && !sink.write(event(E.HEARTBEAT), this.own())) return;
+      const readTimeout = mode === 'poll' ? 0 : s.queueReadTimeoutMillis;
+      for (;;) {
+        const since = Date.now();
+        let outage = this.req.outage === true;
+        let found: Queued[] | undefined;
+        try {
+          if (!outage) found = await store.waitForEvents(id, readTimeout, sink);
+        } catch (err) {
+          if (!isStoreUnavailable(err)) throw err;
+          outage = true;
+        }
+        // Held out its read timeout, as if no event had come, so clients do not spin.
+        if (outage) await pause(readTimeout - (Date.now() - since), sink);
+        const entering = rounds.enter();
+        // What the wait read is current unless the round made this answer wait.
+        if (entering instanceof Promise) found = undefined;
+        this.round = await entering;
+        this.inRound = true;
+        let answered: Answered;
+        try {
+          answered = await this.answer(outage, found);
+        } finally {
+          this.leaveRound();
+        }
+        if (answered === 'ended') return;
+      }
+    } finally {
+      if (!this.stream && !this.ended) await this.end();
+    }
   }
 
   /** One answer after a wait. */
-  async function answer(outage: boolean, found: Queued[] | undefined, leaveRound: () => void): Promise<Answered> {
-    if (sink.signal.aborted) {
-      if (sink.draining.aborted && stream) {
-        sink.write(refreshEvent(s, 'pull', req.path, id));
+  private async answer(outage: boolean, found: Queued[] | undefined): Promise<Answered> {
+    const { store, settings: s, metrics = NO_METRICS } = this.deps;
+    const { id } = this.req;
+    const { sink, stream } = this;
+    if (sink.cancelled) {
+      if (sink.draining && stream) {
+        sink.write(refreshEvent(s, 'pull', this.req.path, id));
         await sink.flush(s.queueWriteTimeoutMillis);
       }
       return 'ended';
@@ -172,8 +208,8 @@ export async function runChannel(deps: ChannelDeps, req: ChannelRequest, sink: S
           if (!rec || !rec.online) {
             // A session stopped by the server gets `abort`; one that left itself, nothing more
             // (as Java: pages that see `abort` join again).
-            ended = true;
-            if (!deps.hasLeft(id)) sink.write(event(E.ABORT, { [F.ID]: id }), own());
+            this.ended = true;
+            if (!this.deps.hasLeft(id)) sink.write(event(E.ABORT, { [F.ID]: id }), this.own());
             await sink.flush(s.queueWriteTimeoutMillis);
             return 'ended';
           }
@@ -184,14 +220,14 @@ export async function runChannel(deps: ChannelDeps, req: ChannelRequest, sink: S
         events = [];
       }
     }
-    const written = events.length ? writeEvents(events) : sink.write(event(E.HEARTBEAT), own()) ? 0 : -1;
+    const written = events.length ? this.writeEvents(events) : sink.write(event(E.HEARTBEAT), this.own()) ? 0 : -1;
     if (written < 0) return 'ended';
-    const flushing = stream ? sink.flush(s.queueWriteTimeoutMillis) : end();
-    leaveRound();
+    const flushing = stream ? sink.flush(s.queueWriteTimeoutMillis) : this.end();
+    this.leaveRound();
     const flushed = await flushing;
     if (!flushed) {
       // A stream that stays full is a receiver that does not read: stop it as a full queue would.
-      if (stream && !sink.signal.aborted) deps.stopReceiver(id, events.length, 'stream client did not read for queue.write.timeout.millis');
+      if (stream && !sink.cancelled) this.deps.stopReceiver(id, events.length, 'stream client did not read for queue.write.timeout.millis');
       return 'ended';
     }
     if (written > 0) {
@@ -205,14 +241,16 @@ export async function runChannel(deps: ChannelDeps, req: ChannelRequest, sink: S
    * Writes peeked events in order, at least one, then only while the output holds less than
    * `limit.output.bytes`: the rest stay queued for the next answer. How many were written.
    */
-  function writeEvents(events: Queued[]): number {
+  private writeEvents(events: Queued[]): number {
+    const { sink } = this;
+    const limit = this.deps.settings.limitOutputBytes;
     let written = 0;
     for (const q of events) {
-      if (written > 0 && sink.unsent >= s.limitOutputBytes) break;
-      const mine = own();
+      if (written > 0 && sink.unsent >= limit) break;
+      const mine = this.own();
       if (q.sid !== undefined) mine[F.SID] = q.sid;
       if (q.label !== undefined) mine[F.LABEL] = q.label;
-      if (sink.signal.aborted || !sink.write(q.event, mine)) break;
+      if (sink.cancelled || !sink.write(q.event, mine)) break;
       written++;
     }
     return written;

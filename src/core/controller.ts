@@ -69,6 +69,15 @@ const RECLAIM_BATCH = 100;
 /** Fields a data event never takes from its publisher: they are the server's, per receiver. */
 const SERVER_OWNED = [F.SID, F.SEQ, F.LABEL] as const;
 
+/** What `known` holds per session: one shared object per format and mode, not one per session. */
+const KINDS = new Map<string, { format: Format; mode?: Mode }>();
+function kindOf(format: Format, mode: Mode | undefined): { format: Format; mode?: Mode } {
+  const key = `${format} ${mode}`;
+  let kind = KINDS.get(key);
+  if (!kind) KINDS.set(key, (kind = Object.freeze({ format, mode })));
+  return kind;
+}
+
 /**
  * What each `p_event` does (docs/PROTOCOL.md section 3): a table from event type to handler. A
  * handler returns the response events, and whether the data channel follows.
@@ -149,7 +158,7 @@ export class Controller {
     if (prev && prev.format === format && prev.mode === mode) return;
     // Oldest first out: bounded, and cheaper than an LRU on every request.
     if (!prev && this.known.size >= KNOWN_SESSIONS) this.known.delete(this.known.keys().next().value!);
-    this.known.set(id, { format, mode });
+    this.known.set(id, kindOf(format, mode));
   }
 
   private async route(req: ProtocolRequest): Promise<Outcome> {

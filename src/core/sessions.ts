@@ -10,12 +10,13 @@ const VOWELS = 'aeiou';
 /** A new session id as `session.id.generation` says: a UUID, or letters alternating consonant/vowel. */
 export function newSessionId(s: Pick<CoreSettings, 'sessionIdGeneration' | 'sessionIdSize'>): string {
   if (s.sessionIdGeneration === 'uuid') return randomUUID();
-  let id = '';
+  const codes: number[] = [];
   for (let i = 0; i < s.sessionIdSize; i++) {
     const set = i % 2 === 0 ? CONSONANTS : VOWELS;
-    id += set[randomInt(set.length)];
+    codes.push(set.charCodeAt(randomInt(set.length)));
   }
-  return id;
+  // One flat string, not a chain of concatenations: every session keeps its id.
+  return String.fromCharCode(...codes);
 }
 
 /**

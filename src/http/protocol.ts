@@ -13,6 +13,7 @@ import { DecodeError, decodeRequest, type DecodeLimits } from '../protocol/decod
 import type { Fields } from '../protocol/event';
 import { FORMAT_SPECS, type FormatWriter } from '../protocol/formats';
 import { isValidCallback, jsonp } from '../protocol/formats/jsonp';
+import { wheel, type Timed } from '../timer-wheel';
 import type { Metrics } from './metrics';
 
 export interface ProtocolDeps {
@@ -74,9 +75,9 @@ export type ProtocolHandler = (req: IncomingMessage, res: ServerResponse, t: Req
 /** The endpoint of every path ending in `/pushlet.srv`: decode, hand to the controller, write the answer. */
 export function protocolHandler(deps: ProtocolDeps): ProtocolHandler {
   // Held requests to end at shutdown: one listener for all, not one per request.
-  const held = new Set<() => void>();
+  const held = new Set<HeldResponse>();
   deps.shutdown.addEventListener('abort', () => {
-    for (const stop of held) stop();
+    for (const h of held) h.cancel();
   }, { once: true });
   const channels: Channels = {
     held,
@@ -128,124 +129,188 @@ export function protocolHandler(deps: ProtocolDeps): ProtocolHandler {
     done(200);
     const spec = callback !== undefined && outcome.format === 'json' ? jsonp(callback) : FORMAT_SPECS[outcome.format];
     const writer = spec.create();
-    // Made when the answer starts, not kept through a pull request's wait.
-    const headers = (): Record<string, string | string[]> => {
-      const h: Record<string, string | string[]> = { ...t.headers, ...NO_CACHE_HEADERS, 'Content-Type': spec.contentType(deps.responseCharsetLabel) };
+    const answer: Answer = {
+      t, setCookie: outcome.setCookie, contentType: spec.contentType(deps.responseCharsetLabel),
       // Java closes the connection for its own Java client (User-Agent "... java/1.x").
-      if ((req.headers['user-agent'] ?? '').toLowerCase().indexOf('java') > 0) h.Connection = 'close';
-      if (outcome.setCookie) h['Set-Cookie'] = outcome.setCookie;
-      return h;
+      close: (req.headers['user-agent'] ?? '').toLowerCase().indexOf('java') > 0,
+      // A binary format's text is its bytes, one per character: latin1 writes them unchanged.
+      charset: spec.bytes ? 'latin1' : deps.responseCharset,
     };
     let head = writer.begin();
     for (const e of outcome.events) head += writer.event(e);
     const channel = outcome.channel;
-    // A binary format's text is its bytes, one per character: latin1 writes them unchanged.
-    const out = spec.bytes ? { ...deps, responseCharset: 'latin1' } : deps;
-    if (!channel) return sendWhole(res, headers(), head + writer.end(), out.responseCharset);
+    if (!channel) return sendWhole(res, answerHeaders(answer), head + writer.end(), answer.charset);
     // Not awaited: this frame need not stay alive through a held request's wait.
-    const holding = hold(res, t, out, channels, channel, writer, head, headers);
+    const holding = hold(res, deps, channels, channel, writer, head, answer);
     deps.open.add(holding);
     return holding.finally(() => deps.open.delete(holding));
   };
 }
 
+/** What one answer's headers and body encoding depend on. */
+interface Answer {
+  t: RequestTarget;
+  contentType: string;
+  setCookie?: string;
+  /** Connection: close. */
+  close: boolean;
+  charset: string;
+}
+
+/** The headers of an answer (a fresh object: sendWhole adds the length). */
+function answerHeaders(a: Answer): Record<string, string | string[]> {
+  const h: Record<string, string | string[]> = { ...a.t.headers, ...NO_CACHE_HEADERS, 'Content-Type': a.contentType };
+  if (a.close) h.Connection = 'close';
+  if (a.setCookie) h['Set-Cookie'] = a.setCookie;
+  return h;
+}
+
 /** What the data channels of one server share. */
 interface Channels {
-  /** How to stop each held request. */
-  held: Set<() => void>;
+  /** The held requests, to cancel at shutdown. */
+  held: Set<HeldResponse>;
   deps: ChannelDeps;
 }
 
-/** Why a held request stopped; given, so that abort() does not make a DOMException each time. */
-const ENDED = Object.freeze({ reason: 'the response ended' });
+/**
+ * A listen or refresh's response after its ack, as the data channel's Sink. One object per held
+ * request, with its methods on the prototype and no timer of its own (flush timeouts are in the
+ * shared wheel): ten thousand of them may be held at once.
+ */
+class HeldResponse implements Sink, Timed {
+  cancelled = false;
+  slot = -1;
+  /** Pull and poll: the answer so far, sent whole, in one write, at flush. */
+  private body: string;
+  /** Stream: socket writes handed to the response and not yet completed. */
+  private pending = 0;
+  /** Stream: whether a socket write failed, so what it carried did not reach the client. */
+  private failed = false;
+  private listener?: { expire(): void };
+  /** Resolves the flush being waited for. */
+  private flushed?: (ok: boolean) => void;
+  private readonly socket: ServerResponse['socket'];
+  readonly onClose = (): void => {
+    this.cancel();
+    this.settle(false);
+  };
+  private readonly onWritten?: (err?: Error | null) => void;
+
+  constructor(
+    private readonly res: ServerResponse, private readonly deps: ProtocolDeps, private readonly writer: FormatWriter,
+    head: string, private readonly answer: Answer, private readonly streaming: boolean,
+  ) {
+    this.socket = res.socket;
+    this.body = head;
+    res.on('close', this.onClose);
+    if (streaming) {
+      this.onWritten = (err) => this.written(err);
+      res.writeHead(200, answerHeaders(answer));
+      this.send(head);
+    }
+  }
+
+  get draining(): boolean {
+    return this.deps.shutdown.aborted;
+  }
+
+  /** Stream: bytes not yet taken by the socket; pull: the answer so far. */
+  get unsent(): number {
+    return this.streaming ? this.res.writableLength : this.body.length;
+  }
+
+  onCancel(l: { expire(): void } | undefined): void {
+    this.listener = l;
+  }
+
+  /** The client went away or the server shuts down: ends what the channel waits for. */
+  cancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    const l = this.listener;
+    this.listener = undefined;
+    l?.expire();
+  }
+
+  write(e: Fields, own?: Fields): boolean {
+    return this.send(this.writer.event(e, own));
+  }
+
+  private send(text: string): boolean {
+    const res = this.res;
+    if (res.destroyed || res.writableEnded) return false;
+    if (!this.streaming) this.body += text;
+    else {
+      this.pending++;
+      res.write(wireChunk(text, this.answer.charset), this.onWritten);
+    }
+    return true;
+  }
+
+  private written(err?: Error | null): void {
+    this.pending--;
+    // Node calls back without an error for a socket destroyed meanwhile: what it held never left.
+    if (err || this.socket?.destroyed !== false) {
+      this.failed = true;
+      this.cancel();
+    }
+    if (this.pending === 0) this.settle(!this.failed);
+  }
+
+  flush(ms: number): Promise<boolean> {
+    const res = this.res;
+    if (res.destroyed) return Promise.resolve(false);
+    if (res.writableEnded) return Promise.resolve(res.writableFinished);
+    if (this.streaming && this.pending === 0) return Promise.resolve(!this.failed);
+    return new Promise((resolve) => {
+      this.flushed = resolve;
+      wheel.add(this, ms);
+      if (!this.streaming) sendWhole(res, answerHeaders(this.answer), this.body + this.writer.end(), this.answer.charset, (ok) => this.settle(ok));
+    });
+  }
+
+  /** The flush timed out: the socket did not take the answer in time. */
+  expire(): void {
+    this.settle(false);
+  }
+
+  /** Ends the flush being waited for; an answer the socket did not take is closed (what it carried stays queued). */
+  private settle(ok: boolean): void {
+    const resolve = this.flushed;
+    if (!resolve) return;
+    this.flushed = undefined;
+    wheel.remove(this);
+    if (!ok && !this.res.destroyed) this.res.destroy();
+    resolve(ok);
+  }
+
+  /** After the channel: whatever it left open is ended. */
+  finish(): void {
+    const res = this.res;
+    res.off('close', this.onClose);
+    wheel.remove(this);
+    if (res.destroyed || res.writableEnded) return;
+    if (this.streaming) res.end(wireChunk(this.writer.end(), this.answer.charset));
+    else sendWhole(res, answerHeaders(this.answer), this.body + this.writer.end(), this.answer.charset);
+  }
+}
 
 /** The data channel of a listen or refresh, after its ack: held until it has answered. */
 async function hold(
-  res: ServerResponse, t: RequestTarget, deps: ProtocolDeps, { held, deps: channelDeps }: Channels,
-  channel: NonNullable<Extract<Outcome, { kind: 'events' }>['channel']>, writer: FormatWriter, head: string,
-  headers: () => Record<string, string | string[]>,
+  res: ServerResponse, deps: ProtocolDeps, { held, deps: channelDeps }: Channels,
+  channel: NonNullable<Extract<Outcome, { kind: 'events' }>['channel']>, writer: FormatWriter, head: string, answer: Answer,
 ): Promise<void> {
-  // One controller per held request: the client going away or the server shutting down ends it.
-  const stop = new AbortController();
-  const onStop = () => stop.abort(ENDED);
-  res.on('close', onStop);
-  held.add(onStop);
-  // Pull and poll answers are short: sent whole, in one write, at flush. Stream answers go out per event.
-  const streaming = channel.mode === 'stream';
-  let body = head;
-  /** Stream: characters handed to the response whose socket write has not completed. */
-  let inFlight = 0;
-  /** Whether a socket write failed: what it carried did not reach the client. */
-  let failed = false;
-  const socket = res.socket;
-  let onDrained: (() => void) | undefined;
-  const written = (n: number) => (err?: Error | null) => {
-    inFlight -= n;
-    // Node calls back without an error for a socket destroyed meanwhile: what it held never left.
-    if (err || socket?.destroyed !== false) {
-      failed = true;
-      stop.abort(ENDED);
-    }
-    if (inFlight === 0) onDrained?.();
-  };
-  const write = (s: string): boolean => {
-    if (res.destroyed || res.writableEnded) return false;
-    if (!streaming) body += s;
-    else {
-      inFlight += s.length;
-      res.write(wireChunk(s, deps.responseCharset), written(s.length));
-    }
-    return true;
-  };
-  const flush = (ms: number): Promise<boolean> => {
-    if (res.destroyed) return Promise.resolve(false);
-    if (res.writableEnded) return Promise.resolve(res.writableFinished);
-    if (streaming && inFlight === 0) return Promise.resolve(!failed);
-    return new Promise((resolve) => {
-      const done = (ok: boolean) => {
-        clearTimeout(timer);
-        res.off('close', closed);
-        onDrained = undefined;
-        // An answer the socket did not take in time: close it; what it carried stays queued.
-        if (!ok && !res.destroyed) res.destroy();
-        resolve(ok);
-      };
-      const closed = () => done(false);
-      const timer = setTimeout(() => done(false), ms);
-      res.once('close', closed);
-      if (streaming) onDrained = () => done(!failed);
-      else {
-        // The answer ends here: its close is no news for the channel any more, and aborting a
-        // signal per answer costs (an Event dispatched for every pull answer at 4,000/s).
-        res.off('close', onStop);
-        sendWhole(res, headers(), body + writer.end(), deps.responseCharset, (ok) => done(ok));
-      }
-    });
-  };
-  if (streaming) {
-    res.writeHead(200, headers());
-    write(head);
-  }
-  const sink: Sink = {
-    signal: stop.signal,
-    draining: deps.shutdown,
-    write: (e: Fields, own?: Fields) => write(writer.event(e, own)),
-    get unsent() { return streaming ? inFlight : body.length; },
-    flush,
-  };
+  const h = new HeldResponse(res, deps, writer, head, answer, channel.mode === 'stream');
+  held.add(h);
   deps.metrics.held++;
   try {
-    await runChannel(channelDeps, { ...channel, path: t.path }, sink);
+    await runChannel(channelDeps, { ...channel, path: answer.t.path }, h);
   } catch (err) {
     deps.log.error({ err, session: channel.id }, 'data channel failed');
   } finally {
     deps.metrics.held--;
-    res.off('close', onStop);
-    held.delete(onStop);
-    if (!res.destroyed && !res.writableEnded) {
-      if (streaming) res.end(wireChunk(writer.end(), deps.responseCharset));
-      else sendWhole(res, headers(), body + writer.end(), deps.responseCharset);
-    }
+    held.delete(h);
+    h.finish();
   }
 }
 

@@ -1,19 +1,85 @@
-import type { Mode } from '../protocol/constants';
+import type { Format, Mode } from '../protocol/constants';
 import type { Queued } from '../protocol/event';
 import { subjectKeys, subjectParts } from '../protocol/subject';
+import { wheel, type Timed } from '../timer-wheel';
+import { intern } from './intern';
 import {
-  DEFAULT_STORE_SETTINGS, type Delivery, type EnqueueResult, type NewSession, type SessionPatch, type SessionRec, type Store,
+  DEFAULT_STORE_SETTINGS, type Cancel, type Delivery, type EnqueueResult, type NewSession, type SessionPatch, type SessionRec, type Store,
   type StoreSettings, type Subscriber, type Subscription,
 } from './store';
 
-interface MemSession extends NewSession {
-  mode?: Mode;
-  active: boolean;
-  expiresAt: number;
-  lastSeen: number;
-  subs: Map<string, Subscription>;
-  queue: Queued[];
-  waiters: Set<() => void>;
+/**
+ * A session as the embedded store holds it: one object of fixed shape, with what most sessions
+ * never use left out until used, so that an idle session costs a few hundred bytes.
+ */
+class MemSession {
+  mode?: Mode = undefined;
+  active = true;
+  /** Its subscriptions by subject: the only one as it is, a Map from the second on. */
+  subs: Subscription | Map<string, Subscription> | undefined = undefined;
+  queue: Queued[] | undefined = undefined;
+  /** Its waiting requests (usually one). */
+  waiters: Waiter[] | undefined = undefined;
+
+  constructor(
+    readonly id: string,
+    public format: Format,
+    public temporary: boolean,
+    public createDate: number,
+    public userAgent: string,
+    public address: string,
+    public expiresAt: number,
+    public lastSeen: number,
+  ) {}
+
+  sub(subject: string): Subscription | undefined {
+    const subs = this.subs;
+    if (subs instanceof Map) return subs.get(subject);
+    return subs?.subject === subject ? subs : undefined;
+  }
+
+  allSubs(): Subscription[] {
+    const subs = this.subs;
+    return subs instanceof Map ? [...subs.values()] : subs ? [subs] : [];
+  }
+
+  addSub(sub: Subscription): void {
+    const subs = this.subs;
+    if (subs === undefined || (!(subs instanceof Map) && subs.subject === sub.subject)) this.subs = sub;
+    else if (subs instanceof Map) subs.set(sub.subject, sub);
+    else this.subs = new Map([[subs.subject, subs], [sub.subject, sub]]);
+  }
+
+  removeSub(subject: string): void {
+    const subs = this.subs;
+    if (subs instanceof Map) {
+      subs.delete(subject);
+      if (subs.size === 1) this.subs = subs.values().next().value;
+    } else if (subs?.subject === subject) this.subs = undefined;
+  }
+}
+
+/** A request waiting for a session's events: in the timer wheel for its timeout, and on its Cancel. */
+class Waiter implements Timed {
+  slot = -1;
+
+  constructor(
+    private readonly s: MemSession,
+    private readonly resolve: (v: undefined) => void,
+    private readonly cancel: Cancel | undefined,
+  ) {}
+
+  /** Ends the wait: events came, the session stopped, the time ran out or the request went. */
+  expire(): void {
+    wheel.remove(this);
+    this.cancel?.onCancel(undefined);
+    const list = this.s.waiters;
+    const i = list ? list.indexOf(this) : -1;
+    if (i < 0) return;
+    if (list!.length === 1) this.s.waiters = undefined;
+    else list!.splice(i, 1);
+    this.resolve(undefined);
+  }
 }
 
 /** The embedded store: all state in this process, for a single server. */
@@ -44,15 +110,14 @@ export class MemoryStore implements Store {
   async openSession(rec: NewSession): Promise<void> {
     const now = Date.now();
     const expiresAt = now + this.settings.leaseMs;
+    const userAgent = intern(rec.userAgent);
+    const address = intern(rec.address);
     const old = this.sessions.get(rec.id);
     if (old) {
-      Object.assign(old, rec, { active: true, expiresAt, lastSeen: now });
+      Object.assign(old, { format: rec.format, temporary: rec.temporary, createDate: rec.createDate, userAgent, address, active: true, expiresAt, lastSeen: now });
       return;
     }
-    this.sessions.set(rec.id, {
-      ...rec, active: true, expiresAt, lastSeen: now,
-      subs: new Map(), queue: [], waiters: new Set(),
-    });
+    this.sessions.set(rec.id, new MemSession(rec.id, rec.format, rec.temporary, rec.createDate, userAgent, address, expiresAt, now));
   }
 
   async getSession(id: string): Promise<SessionRec | null> {
@@ -78,7 +143,7 @@ export class MemoryStore implements Store {
     s.active = true;
     s.expiresAt = now + this.settings.leaseMs;
     s.lastSeen = now;
-    if (patch?.address !== undefined) s.address = patch.address;
+    if (patch?.address !== undefined && patch.address !== s.address) s.address = intern(patch.address);
     if (patch?.mode !== undefined) s.mode = patch.mode;
   }
 
@@ -90,7 +155,7 @@ export class MemoryStore implements Store {
   private stop(s: MemSession): void {
     s.active = false;
     if (s.temporary) {
-      for (const sub of s.subs.values()) this.unlist(s.id, sub.subject);
+      for (const sub of s.allSubs()) this.unlist(s.id, sub.subject);
       this.sessions.delete(s.id);
     }
     this.wake(s);
@@ -98,9 +163,10 @@ export class MemoryStore implements Store {
 
   async subscribe(id: string, subject: string, label?: string): Promise<Subscription> {
     const s = this.sessions.get(id);
-    const sub: Subscription = label === undefined ? { subject } : { subject, label };
+    subject = intern(subject);
+    const sub: Subscription = label === undefined ? { subject } : { subject, label: intern(label) };
     if (!s) return sub;
-    s.subs.set(subject, sub);
+    s.addSub(sub);
     for (const p of subjectParts(subject)) {
       let m = this.bySubject.get(p);
       if (!m) this.bySubject.set(p, (m = new Map()));
@@ -112,10 +178,11 @@ export class MemoryStore implements Store {
   async unsubscribe(id: string, sid?: string): Promise<Subscription[] | null> {
     const s = this.sessions.get(id);
     if (!s) return sid === undefined ? [] : null;
-    const removed = sid === undefined ? [...s.subs.values()] : s.subs.has(sid) ? [s.subs.get(sid)!] : null;
+    const one = sid === undefined ? undefined : s.sub(sid);
+    const removed = sid === undefined ? s.allSubs() : one ? [one] : null;
     if (!removed) return null;
     for (const sub of removed) {
-      s.subs.delete(sub.subject);
+      s.removeSub(sub.subject);
       this.unlist(id, sub.subject);
     }
     return removed;
@@ -141,7 +208,7 @@ export class MemoryStore implements Store {
       if (!m) continue;
       for (const [id, listed] of m) {
         const s = this.sessions.get(id);
-        const sub = s?.subs.get(listed);
+        const sub = s?.sub(listed);
         if (!s || !sub || seen.has(id)) continue;
         seen.add(id);
         page.push({
@@ -158,8 +225,9 @@ export class MemoryStore implements Store {
     return deliveries.map(({ id, q }) => {
       const s = this.sessions.get(id);
       if (!s) return 'gone';
-      if (s.queue.length >= this.settings.queueSize) return 'full';
-      s.queue.push(q);
+      const queue = (s.queue ??= []);
+      if (queue.length >= this.settings.queueSize) return 'full';
+      queue.push(q);
       this.wake(s);
       return 'ok';
     });
@@ -187,35 +255,31 @@ export class MemoryStore implements Store {
   }
 
   async peek(id: string): Promise<Queued[]> {
-    return this.sessions.get(id)?.queue.slice() ?? [];
+    return this.sessions.get(id)?.queue?.slice() ?? [];
   }
 
   async ack(id: string, events: readonly Queued[]): Promise<void> {
     const s = this.sessions.get(id);
-    if (!s) return;
-    // Usually what was peeked is still the head of the queue: drop it in one splice.
-    if (events.every((q, i) => s.queue[i] === q)) {
-      s.queue.splice(0, events.length);
-      return;
+    const queue = s?.queue;
+    if (!queue) return;
+    // Usually what was peeked is all of the queue, or its head: dropped without a copy.
+    if (events.length === queue.length && events.every((q, i) => queue[i] === q)) s!.queue = undefined;
+    else if (events.every((q, i) => queue[i] === q)) queue.splice(0, events.length);
+    else {
+      const done = new Set(events);
+      s!.queue = queue.filter((q) => !done.has(q));
     }
-    const done = new Set(events);
-    s.queue = s.queue.filter((q) => !done.has(q));
   }
 
   /** Resolves to undefined: `peek` costs nothing here. */
-  waitForEvents(id: string, ms: number, signal?: AbortSignal): Promise<undefined> {
+  waitForEvents(id: string, ms: number, cancel?: Cancel): Promise<undefined> {
     const s = this.sessions.get(id);
-    if (!s || !s.active || s.queue.length > 0 || ms <= 0 || signal?.aborted) return Promise.resolve(undefined);
+    if (!s || !s.active || s.queue !== undefined || ms <= 0 || cancel?.cancelled) return Promise.resolve(undefined);
     return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        s.waiters.delete(done);
-        signal?.removeEventListener('abort', done);
-        resolve(undefined);
-      };
-      const timer = setTimeout(done, ms);
-      s.waiters.add(done);
-      signal?.addEventListener('abort', done, { once: true });
+      const w = new Waiter(s, resolve, cancel);
+      (s.waiters ??= []).push(w);
+      wheel.add(w, ms);
+      cancel?.onCancel(w);
     });
   }
 
@@ -227,7 +291,7 @@ export class MemoryStore implements Store {
    * publish to thousands of sessions is answered first, and their responses are written after.
    */
   private wake(s: MemSession): void {
-    if (s.waiters.size === 0) return;
+    if (s.waiters === undefined) return;
     if (this.toWake.size === 0) setImmediate(() => this.wakeAll());
     this.toWake.add(s);
   }
@@ -235,7 +299,7 @@ export class MemoryStore implements Store {
   private wakeAll(): void {
     const sessions = [...this.toWake];
     this.toWake.clear();
-    for (const s of sessions) for (const w of [...s.waiters]) w();
+    for (const s of sessions) for (const w of s.waiters?.slice() ?? []) w.expire();
   }
 
   async expire(now: number): Promise<SessionRec[]> {
@@ -255,8 +319,8 @@ export class MemoryStore implements Store {
     // A Map iterates in insertion order: oldest first.
     for (const s of this.sessions.values()) {
       if (freed >= max) break;
-      if ((s.active && s.expiresAt > now) || s.waiters.size > 0) continue;
-      for (const sub of s.subs.values()) this.unlist(s.id, sub.subject);
+      if ((s.active && s.expiresAt > now) || s.waiters !== undefined) continue;
+      for (const sub of s.allSubs()) this.unlist(s.id, sub.subject);
       this.sessions.delete(s.id);
       freed++;
     }
@@ -268,7 +332,7 @@ export class MemoryStore implements Store {
   }
 
   async subscribedSubjects(id: string): Promise<string[]> {
-    return [...(this.sessions.get(id)?.subs.keys() ?? [])];
+    return this.sessions.get(id)?.allSubs().map((sub) => sub.subject) ?? [];
   }
 
   async *sessionIds(): AsyncIterable<string[]> {

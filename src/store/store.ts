@@ -29,6 +29,18 @@ export interface Subscription {
   label?: string;
 }
 
+/**
+ * What ends a wait before its time: the request it serves went away, or the server is shutting
+ * down. A held request waits for one thing at a time, so this holds one listener, not an
+ * EventTarget: an AbortSignal and its listeners cost memory per held request and microseconds
+ * per wait.
+ */
+export interface Cancel {
+  readonly cancelled: boolean;
+  /** `l.expire()` runs once when cancelled, in place of any earlier listener; undefined removes it. */
+  onCancel(l: { expire(): void } | undefined): void;
+}
+
 /** One session listed under a subject part, with what delivery needs to know of it. */
 export interface Subscriber extends Subscription {
   id: string;
@@ -161,11 +173,11 @@ export interface QueueStore {
   /** Records that the publish `pubid` was queued for `ids`, for `ttlMs`. */
   markQueued(pubid: string, ids: readonly string[], ttlMs: number): Promise<void>;
   /**
-   * Waits until the queue of `id` has events, the session stopped, `ms` passed or `signal`
-   * aborted, whichever is first. Resolves to the events when it read them on the way (as `peek`
-   * would: oldest first, left in the queue), else undefined: then `peek` reads them.
+   * Waits until the queue of `id` has events, the session stopped, `ms` passed or `cancel`
+   * was cancelled, whichever is first. Resolves to the events when it read them on the way (as
+   * `peek` would: oldest first, left in the queue), else undefined: then `peek` reads them.
    */
-  waitForEvents(id: string, ms: number, signal?: AbortSignal): Promise<Queued[] | undefined>;
+  waitForEvents(id: string, ms: number, cancel?: Cancel): Promise<Queued[] | undefined>;
   /** The queued events, oldest first, left in the queue. */
   peek(id: string): Promise<Queued[]>;
   /**

@@ -356,13 +356,20 @@ export function storeContract(name: string, makeStore: StoreFactory): void {
         expect(Date.now() - t0).to.be.within(280, 1500);
       });
 
-      it('returns when the signal aborts', async () => {
+      it('returns when the request is cancelled', async () => {
         const id = newId();
         await store.openSession(newSession(id));
-        const ac = new AbortController();
+        let listener: { expire(): void } | undefined;
+        const cancel = { cancelled: false, onCancel: (l: { expire(): void } | undefined) => (listener = l) };
         const t0 = Date.now();
-        setTimeout(() => ac.abort(), 50);
-        await store.waitForEvents(id, 5000, ac.signal);
+        setTimeout(() => {
+          cancel.cancelled = true;
+          listener?.expire();
+        }, 50);
+        await store.waitForEvents(id, 5000, cancel);
+        expect(Date.now() - t0).to.be.within(40, 1000);
+        expect(listener, 'the wait took its listener off').to.equal(undefined);
+        expect(await store.waitForEvents(id, 5000, cancel), 'a cancelled request does not wait').to.equal(undefined);
         expect(Date.now() - t0).to.be.within(40, 1000);
       });
 

@@ -20,9 +20,9 @@ import { storeSettings } from '../../src/server';
 /** A response as core sees it: events written, and a flush that succeeds or fails as told. */
 class RecordingSink implements Sink {
   readonly events: Fields[] = [];
-  private readonly stop = new AbortController();
-  readonly signal = this.stop.signal;
-  readonly draining = new AbortController().signal;
+  cancelled = false;
+  readonly draining = false;
+  onCancel(): void {}
   unsent = 0;
   flushes = 0;
   /** What flush answers: true (the socket took it), false (the connection failed). */

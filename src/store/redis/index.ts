@@ -8,7 +8,7 @@ import { isMode, type Mode } from '../../protocol/constants';
 import { subjectKeys, subjectParts } from '../../protocol/subject';
 import type { Queued } from '../../protocol/event';
 import {
-  DEFAULT_STORE_SETTINGS, type Delivery, type EnqueueResult, type NewSession, type OutboxStore, type SessionPatch, type SessionRec, type Store,
+  DEFAULT_STORE_SETTINGS, type Cancel, type Delivery, type EnqueueResult, type NewSession, type OutboxStore, type SessionPatch, type SessionRec, type Store,
   type StoreSettings, type StoreStats, type Subscriber, type Subscription,
 } from '../store';
 import { decodeQueued, decodeSession, decodeSubscription, encodeQueued, encodeSubscription, hashOf, isOnline, trustedLastSeen } from './codec';
@@ -718,7 +718,7 @@ export class RedisStore implements Store {
   }
 
   /** A wait that its own look ended resolves to the queue it read: one LRANGE less per round. */
-  waitForEvents(id: string, ms: number, signal?: AbortSignal): Promise<Queued[] | undefined> {
+  waitForEvents(id: string, ms: number, cancel?: Cancel): Promise<Queued[] | undefined> {
     const p = this.prefetched.get(id);
     if (p) this.prefetched.delete(id);
     return this.io(async () => {
@@ -728,7 +728,7 @@ export class RedisStore implements Store {
       // What touch read (or this node's last read, all acked) stands in for a look, unless a
       // wake came after it was sent.
       const since = read ? p?.watch : this.takeEmptied(id);
-      const queued = await this.wake.wait(id, ms, signal, since);
+      const queued = await this.wake.wait(id, ms, cancel, since);
       return queued === undefined ? undefined : this.decodeQueue(queued);
     });
   }

@@ -9,6 +9,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
+import { wheel, type Timed } from '../../timer-wheel';
+import type { Cancel } from '../store';
 import type { Connection } from './connection';
 import { QUEUE_PREFIX, SESSION_PREFIX, WAKE_CHANNEL } from './keys';
 
@@ -76,7 +78,7 @@ function readMessage(message: string): { ids: string[]; gone: boolean; from?: st
 }
 
 export class Wake<T> {
-  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly waiters = new Map<string, Set<Timed>>();
   private readonly watches = new Map<string, Set<Watch>>();
   /** Subscriber connection per server, by `host:port`. */
   private readonly subscribers = new Map<string, Redis>();
@@ -211,7 +213,7 @@ export class Wake<T> {
     const watching = this.watches.get(id);
     if (watching) for (const w of watching) w.woken = true;
     const set = this.waiters.get(id);
-    if (set) for (const w of [...set]) w();
+    if (set) for (const w of [...set]) w.expire();
   }
 
   private wakeAll(): void {
@@ -250,14 +252,14 @@ export class Wake<T> {
   }
 
   /**
-   * Resolves on news for `id`, after `ms`, or on abort: with what the look found when the look
+   * Resolves on news for `id`, after `ms`, or when cancelled: with what the look found when the look
    * itself ended the wait, else undefined. Registers before looking at Redis so a push between
    * the look and the registration cannot be missed. With `since` (a watch taken before a look
    * that found nothing), the look is skipped unless a wake came after that look began.
    */
-  wait(id: string, ms: number, signal?: AbortSignal, since?: Watch): Promise<T | undefined> {
+  wait(id: string, ms: number, cancel?: Cancel, since?: Watch): Promise<T | undefined> {
     if (since) this.unwatch(id, since);
-    if (ms <= 0 || signal?.aborted) return Promise.resolve(undefined);
+    if (ms <= 0 || cancel?.cancelled) return Promise.resolve(undefined);
     return new Promise((resolve, reject) => {
       let set = this.waiters.get(id);
       if (!set) this.waiters.set(id, (set = new Set()));
@@ -266,17 +268,17 @@ export class Wake<T> {
       const finish = (err?: unknown, found?: T) => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
-        waiting.delete(done);
+        wheel.remove(w);
+        waiting.delete(w);
         if (waiting.size === 0 && this.waiters.get(id) === waiting) this.waiters.delete(id);
-        signal?.removeEventListener('abort', done);
+        cancel?.onCancel(undefined);
         if (err) reject(err);
         else resolve(found);
       };
-      const done = () => finish();
-      const timer = setTimeout(done, ms);
-      waiting.add(done);
-      signal?.addEventListener('abort', done, { once: true });
+      const w: Timed = { slot: -1, expire: () => finish() };
+      wheel.add(w, ms);
+      waiting.add(w);
+      cancel?.onCancel(w);
       if (!since || since.woken) this.look(id).then((found) => found !== undefined && finish(undefined, found), finish);
     });
   }

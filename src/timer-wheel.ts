@@ -1,0 +1,82 @@
+/**
+ * Something with a deadline in a TimerWheel: the owner's own object (a waiting request, an
+ * answer being flushed), so a timeout costs no `Timeout` and no closure.
+ */
+export interface Timed {
+  /** The wheel's bookkeeping: the tick it is due at, -1 when not in the wheel. */
+  slot: number;
+  /** Called once when its time has come (it is out of the wheel by then). */
+  expire(): void;
+}
+
+/**
+ * One timer for every read timeout and flush timeout of the process, instead of one `Timeout`
+ * per held request: deadlines are rounded up to the next tick (never early, at most a tick
+ * late), kept in one set per tick, and a single interval runs while any are pending.
+ */
+export class TimerWheel {
+  private readonly slots = new Map<number, Set<Timed>>();
+  private size = 0;
+  /** The last tick whose deadlines have been expired. */
+  private done: number;
+  private timer?: NodeJS.Timeout;
+
+  constructor(private readonly tickMs = 20) {
+    this.done = this.tick() - 1;
+  }
+
+  /** On the wall clock, as leases are (and as tests with a mocked clock expect). */
+  private tick(): number {
+    return Math.floor(Date.now() / this.tickMs);
+  }
+
+  /** Calls `t.expire()` once `ms` have passed, unless it is removed first. */
+  add(t: Timed, ms: number): void {
+    if (t.slot >= 0) this.remove(t);
+    // Idle until now: no tick of the idle time is left to run.
+    if (this.size === 0) this.done = this.tick() - 1;
+    const slot = Math.max(Math.ceil((Date.now() + ms) / this.tickMs), this.done + 1);
+    t.slot = slot;
+    let set = this.slots.get(slot);
+    if (!set) this.slots.set(slot, (set = new Set()));
+    set.add(t);
+    if (this.size++ === 0) this.timer = setInterval(() => this.run(), this.tickMs);
+  }
+
+  remove(t: Timed): void {
+    const slot = t.slot;
+    if (slot < 0) return;
+    t.slot = -1;
+    const set = this.slots.get(slot);
+    if (!set?.delete(t)) return;
+    if (set.size === 0) this.slots.delete(slot);
+    this.shrunk(1);
+  }
+
+  private shrunk(n: number): void {
+    this.size -= n;
+    if (this.size === 0) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private run(): void {
+    const now = this.tick();
+    for (let slot = this.done + 1; slot <= now; slot++) {
+      // Each tick is marked done first: a timeout set by an expire call lands in a later one.
+      this.done = slot;
+      const set = this.slots.get(slot);
+      if (!set) continue;
+      this.slots.delete(slot);
+      this.shrunk(set.size);
+      for (const t of set) {
+        t.slot = -1;
+        t.expire();
+      }
+    }
+  }
+}
+
+/** The wheel every timeout of the process shares. */
+export const wheel = new TimerWheel();
