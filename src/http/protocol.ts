@@ -11,7 +11,7 @@ import { wireChunk } from '../protocol/charset';
 import { PushletError } from '../errors';
 import { DecodeError, decodeRequest, type DecodeLimits } from '../protocol/decode';
 import type { Fields } from '../protocol/event';
-import { FORMAT_SPECS, type FormatWriter } from '../protocol/formats';
+import { FORMAT_SPECS, type FormatSpec, type FormatWriter } from '../protocol/formats';
 import { isValidCallback, jsonp } from '../protocol/formats/jsonp';
 import { wheel, type Timed } from '../timer-wheel';
 import type { Metrics } from './metrics';
@@ -79,6 +79,13 @@ export function protocolHandler(deps: ProtocolDeps): ProtocolHandler {
   deps.shutdown.addEventListener('abort', () => {
     for (const h of held) h.cancel();
   }, { once: true });
+  // Each format's Content-Type, made once rather than per request.
+  const types = new WeakMap<FormatSpec, string>();
+  const contentType = (spec: FormatSpec) => {
+    let type = types.get(spec);
+    if (type === undefined) types.set(spec, (type = spec.contentType(deps.responseCharsetLabel)));
+    return type;
+  };
   const channels: Channels = {
     held,
     deps: {
@@ -130,26 +137,31 @@ export function protocolHandler(deps: ProtocolDeps): ProtocolHandler {
     const spec = callback !== undefined && outcome.format === 'json' ? jsonp(callback) : FORMAT_SPECS[outcome.format];
     const writer = spec.create();
     const answer: Answer = {
-      t, setCookie: outcome.setCookie, contentType: spec.contentType(deps.responseCharsetLabel),
+      path: t.path, headers: t.headers, setCookie: outcome.setCookie, contentType: contentType(spec),
       // Java closes the connection for its own Java client (User-Agent "... java/1.x").
       close: (req.headers['user-agent'] ?? '').toLowerCase().indexOf('java') > 0,
       // A binary format's text is its bytes, one per character: latin1 writes them unchanged.
       charset: spec.bytes ? 'latin1' : deps.responseCharset,
     };
-    let head = writer.begin();
-    for (const e of outcome.events) head += writer.event(e);
     const channel = outcome.channel;
-    if (!channel) return sendWhole(res, answerHeaders(answer), head + writer.end(), answer.charset);
-    // Not awaited: this frame need not stay alive through a held request's wait.
-    const holding = hold(res, deps, channels, channel, writer, head, answer);
-    deps.open.add(holding);
-    return holding.finally(() => deps.open.delete(holding));
+    if (!channel) return sendWhole(res, answerHeaders(answer), head(writer, outcome.events) + writer.end(), answer.charset);
+    return hold(res, deps, channels, channel, writer, outcome.events, answer);
   };
+}
+
+/** The start of an answer: the writer's opening and the acks. */
+function head(writer: FormatWriter, acks: readonly Fields[]): string {
+  let text = writer.begin();
+  for (const e of acks) text += writer.event(e);
+  return text;
 }
 
 /** What one answer's headers and body encoding depend on. */
 interface Answer {
-  t: RequestTarget;
+  /** The request path, for refresh events. */
+  path: string;
+  /** Headers every answer carries (CORS). */
+  headers: Record<string, string>;
   contentType: string;
   setCookie?: string;
   /** Connection: close. */
@@ -159,7 +171,7 @@ interface Answer {
 
 /** The headers of an answer (a fresh object: sendWhole adds the length). */
 function answerHeaders(a: Answer): Record<string, string | string[]> {
-  const h: Record<string, string | string[]> = { ...a.t.headers, ...NO_CACHE_HEADERS, 'Content-Type': a.contentType };
+  const h: Record<string, string | string[]> = { ...a.headers, ...NO_CACHE_HEADERS, 'Content-Type': a.contentType };
   if (a.close) h.Connection = 'close';
   if (a.setCookie) h['Set-Cookie'] = a.setCookie;
   return h;
@@ -180,8 +192,11 @@ interface Channels {
 class HeldResponse implements Sink, Timed {
   cancelled = false;
   slot = -1;
-  /** Pull and poll: the answer so far, sent whole, in one write, at flush. */
-  private body: string;
+  /**
+   * Pull and poll: the answer so far, sent whole, in one write, at flush. Made from the acks
+   * when the answer begins: text kept through a wait costs more than the acks' fields.
+   */
+  private body?: string;
   /** Stream: socket writes handed to the response and not yet completed. */
   private pending = 0;
   /** Stream: whether a socket write failed, so what it carried did not reach the client. */
@@ -198,16 +213,20 @@ class HeldResponse implements Sink, Timed {
 
   constructor(
     private readonly res: ServerResponse, private readonly deps: ProtocolDeps, private readonly writer: FormatWriter,
-    head: string, private readonly answer: Answer, private readonly streaming: boolean,
+    private readonly acks: readonly Fields[], private readonly answer: Answer, private readonly streaming: boolean,
   ) {
     this.socket = res.socket;
-    this.body = head;
     res.on('close', this.onClose);
     if (streaming) {
       this.onWritten = (err) => this.written(err);
       res.writeHead(200, answerHeaders(answer));
-      this.send(head);
+      this.send(head(writer, acks));
     }
+  }
+
+  /** Pull and poll: the whole answer, with the writer's end. */
+  private whole(): string {
+    return (this.body ?? head(this.writer, this.acks)) + this.writer.end();
   }
 
   get draining(): boolean {
@@ -216,7 +235,7 @@ class HeldResponse implements Sink, Timed {
 
   /** Stream: bytes not yet taken by the socket; pull: the answer so far. */
   get unsent(): number {
-    return this.streaming ? this.res.writableLength : this.body.length;
+    return this.streaming ? this.res.writableLength : this.body?.length ?? 0;
   }
 
   onCancel(l: { expire(): void } | undefined): void {
@@ -233,6 +252,8 @@ class HeldResponse implements Sink, Timed {
   }
 
   write(e: Fields, own?: Fields): boolean {
+    // The acks first: a writer may keep state from one event to the next (JSON's commas, ser's handles).
+    if (!this.streaming) this.body ??= head(this.writer, this.acks);
     return this.send(this.writer.event(e, own));
   }
 
@@ -265,7 +286,7 @@ class HeldResponse implements Sink, Timed {
     return new Promise((resolve) => {
       this.flushed = resolve;
       wheel.add(this, ms);
-      if (!this.streaming) sendWhole(res, answerHeaders(this.answer), this.body + this.writer.end(), this.answer.charset, (ok) => this.settle(ok));
+      if (!this.streaming) sendWhole(res, answerHeaders(this.answer), this.whole(), this.answer.charset, (ok) => this.settle(ok));
     });
   }
 
@@ -291,27 +312,31 @@ class HeldResponse implements Sink, Timed {
     wheel.remove(this);
     if (res.destroyed || res.writableEnded) return;
     if (this.streaming) res.end(wireChunk(this.writer.end(), this.answer.charset));
-    else sendWhole(res, answerHeaders(this.answer), this.body + this.writer.end(), this.answer.charset);
+    else sendWhole(res, answerHeaders(this.answer), this.whole(), this.answer.charset);
   }
 }
 
-/** The data channel of a listen or refresh, after its ack: held until it has answered. */
-async function hold(
+/**
+ * The data channel of a listen or refresh, after its acks: held until it has answered. A plain
+ * function, not an async one, so that no suspended frame is kept per held request.
+ */
+function hold(
   res: ServerResponse, deps: ProtocolDeps, { held, deps: channelDeps }: Channels,
-  channel: NonNullable<Extract<Outcome, { kind: 'events' }>['channel']>, writer: FormatWriter, head: string, answer: Answer,
+  channel: NonNullable<Extract<Outcome, { kind: 'events' }>['channel']>, writer: FormatWriter, acks: readonly Fields[], answer: Answer,
 ): Promise<void> {
-  const h = new HeldResponse(res, deps, writer, head, answer, channel.mode === 'stream');
+  const h = new HeldResponse(res, deps, writer, acks, answer, channel.mode === 'stream');
   held.add(h);
   deps.metrics.held++;
-  try {
-    await runChannel(channelDeps, { ...channel, path: answer.t.path }, h);
-  } catch (err) {
-    deps.log.error({ err, session: channel.id }, 'data channel failed');
-  } finally {
-    deps.metrics.held--;
-    held.delete(h);
-    h.finish();
-  }
+  const running: Promise<void> = runChannel(channelDeps, { ...channel, path: answer.path }, h)
+    .catch((err: unknown) => deps.log.error({ err, session: channel.id }, 'data channel failed'))
+    .then(() => {
+      deps.metrics.held--;
+      held.delete(h);
+      h.finish();
+      deps.open.delete(running);
+    });
+  deps.open.add(running);
+  return running;
 }
 
 /**

@@ -18,8 +18,8 @@ class MemSession {
   /** Its subscriptions by subject: the only one as it is, a Map from the second on. */
   subs: Subscription | Map<string, Subscription> | undefined = undefined;
   queue: Queued[] | undefined = undefined;
-  /** Its waiting requests (usually one). */
-  waiters: Waiter[] | undefined = undefined;
+  /** Its waiting requests: usually one, held as it is; an array from the second on. */
+  waiters: Waiter | Waiter[] | undefined = undefined;
 
   constructor(
     readonly id: string,
@@ -50,6 +50,20 @@ class MemSession {
     else this.subs = new Map([[subs.subject, subs], [sub.subject, sub]]);
   }
 
+  addWaiter(w: Waiter): void {
+    const ws = this.waiters;
+    this.waiters = ws === undefined ? w : Array.isArray(ws) ? [...ws, w] : [ws, w];
+  }
+
+  /** Whether `w` was waiting. */
+  removeWaiter(w: Waiter): boolean {
+    const ws = this.waiters;
+    if (ws === w) this.waiters = undefined;
+    else if (Array.isArray(ws) && ws.includes(w)) this.waiters = ws.length === 2 ? ws.find((x) => x !== w) : ws.filter((x) => x !== w);
+    else return false;
+    return true;
+  }
+
   removeSub(subject: string): void {
     const subs = this.subs;
     if (subs instanceof Map) {
@@ -73,12 +87,7 @@ class Waiter implements Timed {
   expire(): void {
     wheel.remove(this);
     this.cancel?.onCancel(undefined);
-    const list = this.s.waiters;
-    const i = list ? list.indexOf(this) : -1;
-    if (i < 0) return;
-    if (list!.length === 1) this.s.waiters = undefined;
-    else list!.splice(i, 1);
-    this.resolve(undefined);
+    if (this.s.removeWaiter(this)) this.resolve(undefined);
   }
 }
 
@@ -277,7 +286,7 @@ export class MemoryStore implements Store {
     if (!s || !s.active || s.queue !== undefined || ms <= 0 || cancel?.cancelled) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       const w = new Waiter(s, resolve, cancel);
-      (s.waiters ??= []).push(w);
+      s.addWaiter(w);
       wheel.add(w, ms);
       cancel?.onCancel(w);
     });
@@ -299,7 +308,12 @@ export class MemoryStore implements Store {
   private wakeAll(): void {
     const sessions = [...this.toWake];
     this.toWake.clear();
-    for (const s of sessions) for (const w of s.waiters?.slice() ?? []) w.expire();
+    for (const s of sessions) {
+      const ws = s.waiters;
+      // A copy: each waiter takes itself off the session.
+      if (Array.isArray(ws)) for (const w of [...ws]) w.expire();
+      else ws?.expire();
+    }
   }
 
   async expire(now: number): Promise<SessionRec[]> {

@@ -1,5 +1,5 @@
 import { E, F } from '../constants';
-import { escaper, fieldsText, fieldStyle, type FormatSpec } from './writer';
+import { escaper, fieldsText, fieldStyle, type FormatSpec, type FormatWriter } from './writer';
 
 /**
  * Escapes a value for a JavaScript string literal inside an HTML `<script>`.
@@ -27,6 +27,22 @@ const PAGE_HEAD =
   '<meta http-equiv="Expires" content="Tue, 31 Dec 1997 23:59:59 GMT"></head><body>\n' +
   '<script language="JavaScript"> var url=" "; \nfunction refresh() { document.location.href=url; }</script>';
 
+/** Keeps no state between events: one writer serves every response. */
+const WRITER: FormatWriter = {
+  begin: () => PAGE_HEAD,
+  event(e, own) {
+    if (e[F.EVENT] === E.REFRESH) {
+      const wait = Number.parseInt(e[F.WAIT] ?? '', 10);
+      return (
+        `\n<script language="JavaScript">url='${escapeJsString(e[F.URL] ?? '')}';\n` +
+        ` setTimeout("refresh()", ${Number.isFinite(wait) ? wait : 0});\n</script></body></html>`
+      );
+    }
+    return `<script language="JavaScript">parent.push(${fieldsText(e, own, PUSH_ARGS)});</script>`;
+  },
+  end: () => '',
+};
+
 /**
  * The `js` format: an HTML page for a (hidden) frame, one `parent.push(...)` call per event. A
  * `refresh` event is not pushed: it makes the frame reload itself after `p_wait` ms, and ends
@@ -34,18 +50,5 @@ const PAGE_HEAD =
  */
 export const js: FormatSpec = {
   contentType: (charset) => `text/html;charset=${charset}`,
-  create: () => ({
-    begin: () => PAGE_HEAD,
-    event(e, own) {
-      if (e[F.EVENT] === E.REFRESH) {
-        const wait = Number.parseInt(e[F.WAIT] ?? '', 10);
-        return (
-          `\n<script language="JavaScript">url='${escapeJsString(e[F.URL] ?? '')}';\n` +
-          ` setTimeout("refresh()", ${Number.isFinite(wait) ? wait : 0});\n</script></body></html>`
-        );
-      }
-      return `<script language="JavaScript">parent.push(${fieldsText(e, own, PUSH_ARGS)});</script>`;
-    },
-    end: () => '',
-  }),
+  create: () => WRITER,
 };

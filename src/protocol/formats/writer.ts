@@ -2,8 +2,8 @@ import { F } from '../constants';
 import type { Fields } from '../event';
 
 /**
- * Writes one response body in one `p_format`. A writer is made per response because some
- * formats keep state between events (the JSON array's commas).
+ * Writes one response body in one `p_format`. A format that keeps state between events (the
+ * JSON array's commas) makes a writer per response; the others share one.
  */
 export interface FormatWriter {
   begin(): string;

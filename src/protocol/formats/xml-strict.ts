@@ -1,4 +1,4 @@
-import { escaper, fieldsText, fieldStyle, type FieldStyle, type FormatSpec } from './writer';
+import { escaper, fieldsText, fieldStyle, type FieldStyle, type FormatSpec, type FormatWriter } from './writer';
 import type { Fields } from '../event';
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
@@ -23,11 +23,14 @@ export function xmlAttributes(esc: (v: string) => string): FieldStyle {
 
 const STRICT = xmlAttributes(escapeXmlStrict);
 
+/** Keeps no state between events: one writer serves every response. */
+const WRITER: FormatWriter = {
+  begin: () => '<pushlet>',
+  event: (e, own) => xmlEvent(e, own, STRICT),
+  end: () => '</pushlet>',
+};
+
 export const xmlStrict: FormatSpec = {
   contentType: (charset) => `text/xml;charset=${charset}`,
-  create: () => ({
-    begin: () => '<pushlet>',
-    event: (e, own) => xmlEvent(e, own, STRICT),
-    end: () => '</pushlet>',
-  }),
+  create: () => WRITER,
 };

@@ -1,4 +1,4 @@
-import { escaper, type FormatSpec } from './writer';
+import { escaper, type FormatSpec, type FormatWriter } from './writer';
 import { xmlAttributes, xmlEvent } from './xml-strict';
 
 /**
@@ -10,11 +10,14 @@ export const escapeXmlStream = escaper(/[\\">]/g, (c) => (c === '>' ? '&gt;' : '
 
 const STREAM = xmlAttributes(escapeXmlStream);
 
+/** Keeps no state between events: one writer serves every response. */
+const WRITER: FormatWriter = {
+  begin: () => '',
+  event: (e, own) => xmlEvent(e, own, STREAM),
+  end: () => '',
+};
+
 export const xml: FormatSpec = {
   contentType: (charset) => `text/plain;charset=${charset}`,
-  create: () => ({
-    begin: () => '',
-    event: (e, own) => xmlEvent(e, own, STREAM),
-    end: () => '',
-  }),
+  create: () => WRITER,
 };
