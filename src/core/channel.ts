@@ -1,7 +1,7 @@
 import { E, F, type Mode } from '../protocol/constants';
 import { event, type Fields, type Queued } from '../protocol/event';
 import { escaper } from '../protocol/formats/writer';
-import { isStoreUnavailable } from '../errors';
+import { StoreUnavailableError, isStoreUnavailable } from '../errors';
 import type { Cancel, Store } from '../store/store';
 import { wheel, type Timed } from '../timer-wheel';
 import { NO_METRICS, type CoreMetrics } from './metrics';
@@ -87,6 +87,8 @@ function pause(ms: number, cancel: Cancel): Promise<void> {
   });
 }
 
+const nothing = (): void => undefined;
+
 /** What one answer gave the client. */
 type Answered = 'more' | 'ended';
 
@@ -143,45 +145,67 @@ class Channel {
     this.inRound = false;
   }
 
-  async run(): Promise<void> {
-    const { store, settings: s, rounds } = this.deps;
-    const { id, mode } = this.req;
-    const sink = this.sink;
-    if (!this.stream && this.req.afterListen) {
-      await this.end();
-      return;
-    }
+  /**
+   * Waits, answers, and (stream) again until the channel is over. The turns are chained with
+   * callbacks rather than awaited in a loop, so that a channel waiting for events keeps no
+   * suspended async frame: only this object and the store's promise.
+   */
+  run(): Promise<void> {
+    if (!this.stream && this.req.afterListen) return this.end().then(nothing);
+    if (this.stream && !this.sink.write(event(E.HEARTBEAT), this.own())) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+      this.wait();
+    });
+  }
+
+  private resolve: () => void = nothing;
+  private reject: (err: unknown) => void = nothing;
+  /** When the current wait began. */
+  private since = 0;
+  private readonly onFound = (found: Queued[] | undefined) => this.next(false, found);
+  private readonly onWaitFailed = (err: unknown) => {
+    if (!isStoreUnavailable(err)) return this.over(err);
+    // Held out its read timeout, as if no event had come, so clients do not spin.
+    void pause(this.readTimeout() - (Date.now() - this.since), this.sink).then(() => this.next(true, undefined));
+  };
+
+  private readTimeout(): number {
+    return this.req.mode === 'poll' ? 0 : this.deps.settings.queueReadTimeoutMillis;
+  }
+
+  private wait(): void {
+    this.since = Date.now();
+    const waiting = this.req.outage === true
+      ? Promise.reject(new StoreUnavailableError('the store was away when the request came'))
+      : this.deps.store.waitForEvents(this.req.id, this.readTimeout(), this.sink);
+    waiting.then(this.onFound, this.onWaitFailed);
+  }
+
+  private next(outage: boolean, found: Queued[] | undefined): void {
+    this.turn(outage, found).then((answered) => (answered === 'more' ? this.wait() : this.over()), (err: unknown) => this.over(err));
+  }
+
+  /** One turn after a wait: in the round, one answer. */
+  private async turn(outage: boolean, found: Queued[] | undefined): Promise<Answered> {
+    const entering = this.deps.rounds.enter();
+    // What the wait read is current unless the round made this answer wait.
+    if (entering instanceof Promise) found = undefined;
+    this.round = await entering;
+    this.inRound = true;
     try {
-      if (this.stream && !sink.write(event(E.HEARTBEAT), this.own())) return;
-      const readTimeout = mode === 'poll' ? 0 : s.queueReadTimeoutMillis;
-      for (;;) {
-        const since = Date.now();
-        let outage = this.req.outage === true;
-        let found: Queued[] | undefined;
-        try {
-          if (!outage) found = await store.waitForEvents(id, readTimeout, sink);
-        } catch (err) {
-          if (!isStoreUnavailable(err)) throw err;
-          outage = true;
-        }
-        // Held out its read timeout, as if no event had come, so clients do not spin.
-        if (outage) await pause(readTimeout - (Date.now() - since), sink);
-        const entering = rounds.enter();
-        // What the wait read is current unless the round made this answer wait.
-        if (entering instanceof Promise) found = undefined;
-        this.round = await entering;
-        this.inRound = true;
-        let answered: Answered;
-        try {
-          answered = await this.answer(outage, found);
-        } finally {
-          this.leaveRound();
-        }
-        if (answered === 'ended') return;
-      }
+      return await this.answer(outage, found);
     } finally {
-      if (!this.stream && !this.ended) await this.end();
+      this.leaveRound();
     }
+  }
+
+  /** The channel is over (`err`: it failed); a pull or poll answer not yet ended gets its refresh first. */
+  private over(err?: unknown): void {
+    const settle = () => (err === undefined ? this.resolve() : this.reject(err));
+    if (!this.stream && !this.ended) this.end().then(settle, this.reject);
+    else settle();
   }
 
   /** One answer after a wait. */

@@ -145,7 +145,8 @@ export function protocolHandler(deps: ProtocolDeps): ProtocolHandler {
     };
     const channel = outcome.channel;
     if (!channel) return sendWhole(res, answerHeaders(answer), head(writer, outcome.events) + writer.end(), answer.charset);
-    return hold(res, deps, channels, channel, writer, outcome.events, answer);
+    // Not awaited: the handler's frame and promise need not live through a held request's wait.
+    hold(res, deps, channels, channel, writer, outcome.events, answer);
   };
 }
 
@@ -317,26 +318,28 @@ class HeldResponse implements Sink, Timed {
 }
 
 /**
- * The data channel of a listen or refresh, after its acks: held until it has answered. A plain
- * function, not an async one, so that no suspended frame is kept per held request.
+ * The data channel of a listen or refresh, after its acks: held until it has answered (the
+ * server's `open` set tracks it for shutdown). A plain function, not an async one, so that no
+ * suspended frame is kept per held request.
  */
 function hold(
   res: ServerResponse, deps: ProtocolDeps, { held, deps: channelDeps }: Channels,
   channel: NonNullable<Extract<Outcome, { kind: 'events' }>['channel']>, writer: FormatWriter, acks: readonly Fields[], answer: Answer,
-): Promise<void> {
+): void {
   const h = new HeldResponse(res, deps, writer, acks, answer, channel.mode === 'stream');
   held.add(h);
   deps.metrics.held++;
-  const running: Promise<void> = runChannel(channelDeps, { ...channel, path: answer.path }, h)
-    .catch((err: unknown) => deps.log.error({ err, session: channel.id }, 'data channel failed'))
-    .then(() => {
-      deps.metrics.held--;
-      held.delete(h);
-      h.finish();
-      deps.open.delete(running);
-    });
+  const { id, mode, afterListen, outage } = channel;
+  // Resolves with nothing: a value is a failure.
+  const done = (err?: unknown) => {
+    if (err !== undefined) deps.log.error({ err, session: id }, 'data channel failed');
+    deps.metrics.held--;
+    held.delete(h);
+    h.finish();
+    deps.open.delete(running);
+  };
+  const running: Promise<void> = runChannel(channelDeps, { id, mode, afterListen, outage, path: answer.path }, h).then(done, done);
   deps.open.add(running);
-  return running;
 }
 
 /**
