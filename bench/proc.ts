@@ -2,7 +2,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 
 export interface ServerSpec {
-  kind: 'pushlet' | 'bare';
+  /** `net`: the node:net prototype of bench/net-bare.ts (issue 16). */
+  kind: 'pushlet' | 'bare' | 'net';
   /** pushlet.properties settings for the pushlet server. */
   overrides?: Record<string, string | number | boolean>;
   /** Run the pushlet server on the Redis store at this URL. */

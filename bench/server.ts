@@ -1,10 +1,12 @@
 /**
  * The server under test, in its own process so its RSS and CPU are measured apart from the load
  * generator. Forked by proc.ts with one JSON argument ({ kind, overrides }); talks over IPC.
+ * Kinds: the pushlet server, bare node:http (bare.ts), the node:net prototype (net-bare.ts).
  */
 import type { AddressInfo } from 'node:net';
 import { RedisStore, createServer, loadConfig, storeSettings, type Store } from '../src/index';
 import { createBareServer } from './bare';
+import { NetBare } from './net-bare';
 import type { FromServer, ServerSpec, ToServer } from './proc';
 
 /** The Redis store, made as the server would make it from the same settings. */
@@ -22,6 +24,10 @@ async function start(spec: ServerSpec): Promise<{ url: string; close: () => Prom
       http.closeAllConnections();
     });
     return { url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`, close };
+  }
+  if (spec.kind === 'net') {
+    const net = new NetBare();
+    return { url: `http://127.0.0.1:${await net.listen(0, '127.0.0.1')}`, close: () => net.close() };
   }
   const store = spec.redisUrl ? await redisStore(spec.redisUrl, spec.overrides) : undefined;
   const server = createServer({ env: {}, overrides: spec.overrides, store });

@@ -1,7 +1,7 @@
 import { Client, openEach, sendTimes } from '../client';
 import type { ServerProcess } from '../proc';
 import { atMost, below, figure } from '../report';
-import { BARE_SPEC, pushletSpec, type Ctx, type Scenario } from '../scenario';
+import { BARE_SPEC, NET_SPEC, pushletSpec, type Ctx, type Scenario } from '../scenario';
 import { sleep } from '../stats';
 import { bare, pushlet, type System } from '../systems';
 
@@ -58,6 +58,8 @@ export const heldScenario: Scenario = {
   async run(ctx: Ctx) {
     const ours = await ctx.withServers([pushletSpec({ 'queue.read.timeout.millis': HOLD_MS })], ([p]) => measure(pushlet, p));
     const base = await ctx.once('held', () => ctx.withServers([BARE_SPEC], ([p]) => measure(bare, p)));
+    // Issue 16: the node:net prototype answers bare's paths; its floor sits beside bare node:http's.
+    const net = await ctx.withServers([NET_SPEC], ([p]) => measure(bare, p));
     const s = '6 held N=10k';
     return {
       figures: [
@@ -66,8 +68,11 @@ export const heldScenario: Scenario = {
         figure(s, 'JS heap per held request', 'bytes', ours.heapBytesPerHeld, base.heapBytesPerHeld),
         figure(s, 'RSS per session (not held)', 'bytes', ours.bytesPerSession),
         figure(s, 'RSS with all held', 'MB', ours.rssAfterMB, base.rssAfterMB),
+        figure(s, 'RSS per held request, node:net prototype', 'bytes', net.bytesPerHeld, base.bytesPerHeld, below(4096)),
+        figure(s, 'JS heap per held request, node:net prototype', 'bytes', net.heapBytesPerHeld, base.heapBytesPerHeld),
+        figure(s, 'held requests failed, node:net prototype', 'requests', HELD - net.answered, HELD - base.answered, atMost(0)),
       ],
-      details: { ours, bare: base },
+      details: { ours, bare: base, net },
     };
   },
 };
