@@ -2,7 +2,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 
 export interface ServerSpec {
-  kind: 'pushlet' | 'bare';
+  /** `net`: the node:net prototype of bench/net-bare.ts (issue 16). */
+  kind: 'pushlet' | 'bare' | 'net';
   /** pushlet.properties settings for the pushlet server. */
   overrides?: Record<string, string | number | boolean>;
   /** Run the pushlet server on the Redis store at this URL. */
@@ -13,12 +14,17 @@ export type ToServer = { type: 'stats'; gc?: boolean } | { type: 'stop' };
 export type FromServer =
   | { type: 'ready'; url: string }
   | { type: 'failed'; message: string }
-  | { type: 'stats'; rss: number; heapUsed: number; cpu: NodeJS.CpuUsage };
+  | { type: 'stats'; rss: number; heapUsed: number; young: number; cpu: NodeJS.CpuUsage };
 
 export interface ServerStats {
   rss: number;
   /** V8 heap in use (part of rss). */
   heapUsed: number;
+  /**
+   * The young generation's reserved size (part of rss): V8 grows it to a fixed maximum (32 MB
+   * here) once a process allocates briskly, whatever the number of clients.
+   */
+  young: number;
   /** User + system CPU time so far, ms. */
   cpuMs: number;
   /** When taken (performance.now() of the bench process). */
@@ -54,7 +60,7 @@ export class ServerProcess {
       const onMessage = (m: FromServer) => {
         if (m.type !== 'stats') return;
         this.child.off('message', onMessage);
-        resolve({ rss: m.rss, heapUsed: m.heapUsed, cpuMs: (m.cpu.user + m.cpu.system) / 1000, at: performance.now() });
+        resolve({ rss: m.rss, heapUsed: m.heapUsed, young: m.young, cpuMs: (m.cpu.user + m.cpu.system) / 1000, at: performance.now() });
       };
       this.child.on('message', onMessage);
       this.child.send({ type: 'stats', gc } satisfies ToServer, (err) => err && reject(err));

@@ -44,6 +44,8 @@ export const pushletSpec = (extra: Record<string, string | number> = {}, redisUr
   kind: 'pushlet', overrides: { ...PUSHLET_SETTINGS, ...extra }, redisUrl,
 });
 export const BARE_SPEC: ServerSpec = { kind: 'bare' };
+/** The node:net prototype of issue 16 (net-bare.ts): the same paths as BARE_SPEC's. */
+export const NET_SPEC: ServerSpec = { kind: 'net' };
 
 /**
  * CPU use (% of one core) over the measured window of `run`: of each server process, and of the

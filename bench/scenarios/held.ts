@@ -1,7 +1,7 @@
 import { Client, openEach, sendTimes } from '../client';
-import type { ServerProcess } from '../proc';
-import { atMost, atMostAbove, figure, ratioAtMost } from '../report';
-import { BARE_SPEC, pushletSpec, type Ctx, type Scenario } from '../scenario';
+import type { ServerProcess, ServerStats } from '../proc';
+import { atMost, atMostAbove, below, figure, ratioAtMost } from '../report';
+import { BARE_SPEC, NET_SPEC, pushletSpec, type Ctx, type Scenario } from '../scenario';
 import { Samples, now, sleep } from '../stats';
 import { bare, pushlet, type System } from '../systems';
 
@@ -26,6 +26,8 @@ async function settle(p: ServerProcess): Promise<void> {
  * the server's RSS (after a full GC) before and after; then one publish answers them all, and
  * the server's CPU from that publish until the last answer arrived is what writing them cost.
  */
+const fixed = (s: ServerStats) => s.rss - s.young;
+
 async function measure(sys: System, p: ServerProcess) {
   const c = new Client(p.url, HELD + 100);
   const started = await p.stats(true);
@@ -53,8 +55,11 @@ async function measure(sys: System, p: ServerProcess) {
   return {
     held: HELD,
     rssStartMB: started.rss / 2 ** 20, rssBeforeMB: before.rss / 2 ** 20, rssAfterMB: after.rss / 2 ** 20,
-    bytesPerSession: (before.rss - started.rss) / HELD,
-    bytesPerHeld: (after.rss - before.rss) / HELD,
+    // RSS less the young generation, a fixed cost that grows at whichever step first allocates briskly.
+    bytesPerSession: (fixed(before) - fixed(started)) / HELD,
+    bytesPerHeld: (fixed(after) - fixed(before)) / HELD,
+    rawBytesPerSession: (before.rss - started.rss) / HELD,
+    rawBytesPerHeld: (after.rss - before.rss) / HELD,
     heapBytesPerHeld: (after.heapUsed - before.heapUsed) / HELD,
     heapBytesPerSession: (before.heapUsed - started.heapUsed) / HELD,
     answered, latency: latency.summary(), answerCpuMs: published.cpuMs - publishing.cpuMs,
@@ -68,6 +73,8 @@ export const heldScenario: Scenario = {
   async run(ctx: Ctx) {
     const ours = await ctx.withServers([pushletSpec({ 'queue.read.timeout.millis': HOLD_MS })], ([p]) => measure(pushlet, p));
     const base = await ctx.once('held', () => ctx.withServers([BARE_SPEC], ([p]) => measure(bare, p)));
+    // Issue 16: the node:net prototype answers bare's paths; its floor sits beside bare node:http's.
+    const net = await ctx.withServers([NET_SPEC], ([p]) => measure(bare, p));
     const s = '6 held N=10k';
     return {
       figures: [
@@ -80,8 +87,11 @@ export const heldScenario: Scenario = {
         figure(s, 'server CPU to answer all held, one publish', 'ms', ours.answerCpuMs, base.answerCpuMs, ratioAtMost(1.5)),
         figure(s, 'publish-to-answer p99, all held', 'ms', ours.latency.p99, base.latency.p99, ratioAtMost(1.2)),
         figure(s, 'RSS with all held', 'MB', ours.rssAfterMB, base.rssAfterMB),
+        figure(s, 'RSS per held request, node:net prototype', 'bytes', net.bytesPerHeld, base.bytesPerHeld, below(4096)),
+        figure(s, 'JS heap per held request, node:net prototype', 'bytes', net.heapBytesPerHeld, base.heapBytesPerHeld),
+        figure(s, 'held requests failed, node:net prototype', 'requests', HELD - net.answered, HELD - base.answered, atMost(0)),
       ],
-      details: { ours, bare: base },
+      details: { ours, bare: base, net },
     };
   },
 };
