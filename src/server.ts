@@ -13,6 +13,7 @@ import { Aging } from './core/sessions';
 import { Sources, type EventSource } from './core/sources';
 import { createHttp, type Http } from './http/app';
 import { Metrics } from './http/metrics';
+import { OpenAnswers } from './http/protocol';
 import { normalizeCharset } from './protocol/charset';
 import { E, F } from './protocol/constants';
 import { event, type Fields } from './protocol/event';
@@ -67,7 +68,7 @@ export class PushletServer {
   private readonly shutdown = new AbortController();
   /** A store passed in is started by its owner; one made from config is started here. */
   private readonly ownStore: boolean;
-  private readonly open = new Set<Promise<void>>();
+  private readonly open = new OpenAnswers();
   private closing?: Promise<void>;
 
   constructor(opts: ServerOptions = {}) {
@@ -272,7 +273,7 @@ export class PushletServer {
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     this.http.closeIdleConnections();
     const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
-    await Promise.race([Promise.allSettled([...this.open]), grace]);
+    await Promise.race([this.open.drained(), grace]);
     this.http.closeAllConnections();
     await closed;
     await this.sources.stop();

@@ -25,6 +25,8 @@ export interface Sink extends Cancel {
   flush(ms: number): Promise<boolean>;
   /** Whether the server is shutting down: the client is sent a refresh, to come back elsewhere. */
   readonly draining: boolean;
+  /** The request path, for the refresh event's `p_url`. */
+  readonly path: string;
 }
 
 /** What every data channel of a server shares. */
@@ -45,8 +47,6 @@ export interface ChannelDeps {
 export interface ChannelRequest {
   id: string;
   mode: Mode;
-  /** The request path, for the refresh event's `p_url`. */
-  path: string;
   /** true right after a (join-)listen-ack: pull/poll clients are sent straight back to refresh. */
   afterListen: boolean;
   /** The store was away when the request came: hold it, then a heartbeat, touching nothing. */
@@ -87,8 +87,6 @@ function pause(ms: number, cancel: Cancel): Promise<void> {
   });
 }
 
-const nothing = (): void => undefined;
-
 /** What one answer gave the client. */
 type Answered = 'more' | 'ended';
 
@@ -103,11 +101,14 @@ type Answered = 'more' | 'ended';
  *
  * Whatever happens, a pull or poll answer ends with a `refresh` event (unless the session ended:
  * then `abort`): legacy pages never ask again without one. While the store is unavailable, a
- * request is held out its read timeout (a poll: none)
- * and answered with a heartbeat (and the refresh), so pages keep polling through an outage.
+ * request is held out its read timeout (a poll: none) and answered with a heartbeat (and the
+ * refresh), so pages keep polling through an outage.
+ *
+ * `done` is called once the channel is over, with the error when it failed: a callback, not a
+ * promise, so a held request keeps one object less.
  */
-export function runChannel(deps: ChannelDeps, req: ChannelRequest, sink: Sink): Promise<void> {
-  return new Channel(deps, req, sink).run();
+export function runChannel(deps: ChannelDeps, req: ChannelRequest, sink: Sink, done: (err?: unknown) => void): void {
+  new Channel(deps, req, sink, done).run();
 }
 
 /** One data channel; an object, not closures, since ten thousand of them may be waiting at once. */
@@ -119,7 +120,10 @@ class Channel {
   private round?: Round;
   private inRound = false;
 
-  constructor(private readonly deps: ChannelDeps, private readonly req: ChannelRequest, private readonly sink: Sink) {}
+  constructor(
+    private readonly deps: ChannelDeps, private readonly req: ChannelRequest, private readonly sink: Sink,
+    private readonly done: (err?: unknown) => void,
+  ) {}
 
   private get stream(): boolean {
     return this.req.mode === 'stream';
@@ -132,7 +136,7 @@ class Channel {
   private end(): Promise<boolean> {
     this.ended = true;
     const { settings: s } = this.deps;
-    this.sink.write(refreshEvent(s, this.req.mode, this.req.path, this.req.id));
+    this.sink.write(refreshEvent(s, this.req.mode, this.sink.path, this.req.id));
     return this.sink.flush(s.queueWriteTimeoutMillis);
   }
 
@@ -150,18 +154,11 @@ class Channel {
    * callbacks rather than awaited in a loop, so that a channel waiting for events keeps no
    * suspended async frame: only this object and the store's promise.
    */
-  run(): Promise<void> {
-    if (!this.stream && this.req.afterListen) return this.end().then(nothing);
-    if (this.stream && !this.sink.write(event(E.HEARTBEAT), this.own())) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-      this.wait();
-    });
+  run(): void {
+    if (!this.stream && this.req.afterListen) return void this.end().then(() => this.done(), this.done);
+    if (this.stream && !this.sink.write(event(E.HEARTBEAT), this.own())) return this.done();
+    this.wait();
   }
-
-  private resolve: () => void = nothing;
-  private reject: (err: unknown) => void = nothing;
   /** When the current wait began. */
   private since = 0;
   private readonly onFound = (found: Queued[] | undefined) => this.next(false, found);
@@ -203,9 +200,8 @@ class Channel {
 
   /** The channel is over (`err`: it failed); a pull or poll answer not yet ended gets its refresh first. */
   private over(err?: unknown): void {
-    const settle = () => (err === undefined ? this.resolve() : this.reject(err));
-    if (!this.stream && !this.ended) this.end().then(settle, this.reject);
-    else settle();
+    if (!this.stream && !this.ended) this.end().then(() => this.done(err), this.done);
+    else this.done(err);
   }
 
   /** One answer after a wait. */
@@ -215,7 +211,7 @@ class Channel {
     const { sink, stream } = this;
     if (sink.cancelled) {
       if (sink.draining && stream) {
-        sink.write(refreshEvent(s, 'pull', this.req.path, id));
+        sink.write(refreshEvent(s, 'pull', this.sink.path, id));
         await sink.flush(s.queueWriteTimeoutMillis);
       }
       return 'ended';

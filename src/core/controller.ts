@@ -6,6 +6,7 @@ import type { SessionRec, Store } from '../store/store';
 import { AddressWindow } from './admission';
 import type { AuthDecision, AuthHook, AuthRequest } from './auth';
 import type { SessionBinding } from './binding';
+import type { ChannelRequest } from './channel';
 import type { Dispatcher } from './dispatcher';
 import type { Logger } from '../logger';
 import { newSessionId } from './sessions';
@@ -29,7 +30,7 @@ export type Outcome =
       kind: 'events';
       format: Format;
       events: Fields[];
-      channel?: { id: string; mode: Mode; afterListen: boolean; outage?: boolean };
+      channel?: ChannelRequest;
       /** A Set-Cookie header value (session binding). */
       setCookie?: string;
     };
@@ -388,7 +389,7 @@ export class Controller {
     return this.reply(c, event(E.NACK, { [F.ID]: c.session.id, [F.REASON]: reason }));
   }
 
-  private reply(c: Ctx, e: Fields, channel?: { id: string; mode: Mode; afterListen: boolean }): Outcome {
+  private reply(c: Ctx, e: Fields, channel?: ChannelRequest): Outcome {
     return { kind: 'events', format: c.session.format, events: [e], channel };
   }
 }

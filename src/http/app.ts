@@ -33,6 +33,9 @@ export interface Http {
 
 const PROTOCOL_SUFFIX = '/pushlet.srv';
 
+/** The extra headers of a request without CORS: one object for all of them. */
+const NO_HEADERS: Record<string, string> = Object.freeze({});
+
 /** Path and query of a request target; an absolute-form target (`GET http://host/p?q`) too. */
 function splitTarget(url: string): { path: string; query: string } {
   const rel = url.startsWith('/') ? url : absolutePath(url);
@@ -72,7 +75,7 @@ export function createHttp(opts: AppOptions): Http {
   };
 
   function protocol(req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void> {
-    const headers = policy?.(req.method ?? 'GET', req.headers) ?? {};
+    const headers = policy?.(req.method ?? 'GET', req.headers) ?? NO_HEADERS;
     if (req.method === 'OPTIONS' && headers['Access-Control-Allow-Origin']) {
       res.writeHead(204, headers).end();
       return Promise.resolve();

@@ -13,6 +13,7 @@ import { DecodeError, decodeRequest, type DecodeLimits } from '../protocol/decod
 import type { Fields } from '../protocol/event';
 import { FORMAT_SPECS, type FormatSpec, type FormatWriter } from '../protocol/formats';
 import { isValidCallback, jsonp } from '../protocol/formats/jsonp';
+import { intern } from '../intern';
 import { wheel, type Timed } from '../timer-wheel';
 import type { Metrics } from './metrics';
 
@@ -31,9 +32,12 @@ export interface ProtocolDeps {
   /** Aborted when the server shuts down: held requests end with a refresh. */
   shutdown: AbortSignal;
   /** Open data channels, so shutdown can wait for their last bytes. */
-  open: Set<Promise<void>>;
+  open: OpenAnswers;
   stopReceiver: ChannelDeps['stopReceiver'];
 }
+
+/** Distinct shared answers kept (formats x paths x charsets); past it the cache starts over. */
+const MAX_SHARED_ANSWERS = 1000;
 
 /** Headers of every protocol response (docs/PROTOCOL.md section 7). */
 export const NO_CACHE_HEADERS: Record<string, string | string[]> = {
@@ -86,6 +90,19 @@ export function protocolHandler(deps: ProtocolDeps): ProtocolHandler {
     if (type === undefined) types.set(spec, (type = spec.contentType(deps.responseCharsetLabel)));
     return type;
   };
+  // Answers with no header of their own (CORS, a cookie) are alike for one format and path: a held
+  // request keeps a shared one.
+  const shared = new Map<string, Answer>();
+  const answerOf = (a: Answer): Answer => {
+    if (a.setCookie !== undefined || Object.keys(a.headers).length > 0) return a;
+    const key = `${a.contentType}\n${a.charset}\n${a.close}\n${a.path}`;
+    const known = shared.get(key);
+    if (known) return known;
+    if (shared.size >= MAX_SHARED_ANSWERS) shared.clear();
+    const kept = { ...a, path: intern(a.path) };
+    shared.set(key, kept);
+    return kept;
+  };
   const channels: Channels = {
     held,
     deps: {
@@ -136,13 +153,13 @@ export function protocolHandler(deps: ProtocolDeps): ProtocolHandler {
     done(200);
     const spec = callback !== undefined && outcome.format === 'json' ? jsonp(callback) : FORMAT_SPECS[outcome.format];
     const writer = spec.create();
-    const answer: Answer = {
+    const answer = answerOf({
       path: t.path, headers: t.headers, setCookie: outcome.setCookie, contentType: contentType(spec),
       // Java closes the connection for its own Java client (User-Agent "... java/1.x").
       close: (req.headers['user-agent'] ?? '').toLowerCase().indexOf('java') > 0,
       // A binary format's text is its bytes, one per character: latin1 writes them unchanged.
       charset: spec.bytes ? 'latin1' : deps.responseCharset,
-    };
+    });
     const channel = outcome.channel;
     if (!channel) return sendWhole(res, answerHeaders(answer), head(writer, outcome.events) + writer.end(), answer.charset);
     // Not awaited: the handler's frame and promise need not live through a held request's wait.
@@ -234,6 +251,10 @@ class HeldResponse implements Sink, Timed {
     return this.deps.shutdown.aborted;
   }
 
+  get path(): string {
+    return this.answer.path;
+  }
+
   /** Stream: bytes not yet taken by the socket; pull: the answer so far. */
   get unsent(): number {
     return this.streaming ? this.res.writableLength : this.body?.length ?? 0;
@@ -319,7 +340,7 @@ class HeldResponse implements Sink, Timed {
 
 /**
  * The data channel of a listen or refresh, after its acks: held until it has answered (the
- * server's `open` set tracks it for shutdown). A plain function, not an async one, so that no
+ * server's `open` counts it for shutdown). A plain function, not an async one, so that no
  * suspended frame is kept per held request.
  */
 function hold(
@@ -329,17 +350,33 @@ function hold(
   const h = new HeldResponse(res, deps, writer, acks, answer, channel.mode === 'stream');
   held.add(h);
   deps.metrics.held++;
-  const { id, mode, afterListen, outage } = channel;
-  // Resolves with nothing: a value is a failure.
-  const done = (err?: unknown) => {
-    if (err !== undefined) deps.log.error({ err, session: id }, 'data channel failed');
+  deps.open.add();
+  runChannel(channelDeps, channel, h, (err) => {
+    if (err !== undefined) deps.log.error({ err, session: channel.id }, 'data channel failed');
     deps.metrics.held--;
     held.delete(h);
     h.finish();
-    deps.open.delete(running);
-  };
-  const running: Promise<void> = runChannel(channelDeps, { id, mode, afterListen, outage, path: answer.path }, h).then(done, done);
-  deps.open.add(running);
+    deps.open.done();
+  });
+}
+
+/** How many answers are still being written, so that shutdown can wait for their last bytes. */
+export class OpenAnswers {
+  private count = 0;
+  private idle: (() => void)[] = [];
+
+  add(): void {
+    this.count++;
+  }
+
+  done(): void {
+    if (--this.count === 0) for (const f of this.idle.splice(0)) f();
+  }
+
+  /** Resolves once none is open. */
+  drained(): Promise<void> {
+    return this.count === 0 ? Promise.resolve() : new Promise((resolve) => this.idle.push(resolve));
+  }
 }
 
 /**

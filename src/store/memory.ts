@@ -2,7 +2,7 @@ import type { Format, Mode } from '../protocol/constants';
 import type { Queued } from '../protocol/event';
 import { subjectKeys, subjectParts } from '../protocol/subject';
 import { wheel, type Timed } from '../timer-wheel';
-import { intern } from './intern';
+import { intern } from '../intern';
 import {
   DEFAULT_STORE_SETTINGS, type Cancel, type Delivery, type EnqueueResult, type NewSession, type SessionPatch, type SessionRec, type Store,
   type StoreSettings, type Subscriber, type Subscription,
@@ -15,8 +15,11 @@ import {
 class MemSession {
   mode?: Mode = undefined;
   active = true;
-  /** Its subscriptions by subject: the only one as it is, a Map from the second on. */
-  subs: Subscription | Map<string, Subscription> | undefined = undefined;
+  /**
+   * Its subscriptions by subject: the only one as it is (its subject alone when it has no label),
+   * a Map from the second on.
+   */
+  subs: string | Subscription | Map<string, Subscription> | undefined = undefined;
   queue: Queued[] | undefined = undefined;
   /** Its waiting requests: usually one, held as it is; an array from the second on. */
   waiters: Waiter | Waiter[] | undefined = undefined;
@@ -34,20 +37,39 @@ class MemSession {
 
   sub(subject: string): Subscription | undefined {
     const subs = this.subs;
+    if (typeof subs === 'string') return subs === subject ? { subject } : undefined;
     if (subs instanceof Map) return subs.get(subject);
     return subs?.subject === subject ? subs : undefined;
   }
 
+  /** Whether it is subscribed to `subject`, without making a Subscription. */
+  has(subject: string): boolean {
+    const subs = this.subs;
+    if (typeof subs === 'string') return subs === subject;
+    if (subs instanceof Map) return subs.has(subject);
+    return subs?.subject === subject;
+  }
+
+  /** The label of its subscription to `subject`. */
+  label(subject: string): string | undefined {
+    const subs = this.subs;
+    return typeof subs === 'string' ? undefined : subs instanceof Map ? subs.get(subject)?.label : subs?.label;
+  }
+
   allSubs(): Subscription[] {
     const subs = this.subs;
+    if (typeof subs === 'string') return [{ subject: subs }];
     return subs instanceof Map ? [...subs.values()] : subs ? [subs] : [];
   }
 
   addSub(sub: Subscription): void {
     const subs = this.subs;
-    if (subs === undefined || (!(subs instanceof Map) && subs.subject === sub.subject)) this.subs = sub;
+    if (subs === undefined || (!(subs instanceof Map) && this.has(sub.subject))) this.subs = sub.label === undefined ? sub.subject : sub;
     else if (subs instanceof Map) subs.set(sub.subject, sub);
-    else this.subs = new Map([[subs.subject, subs], [sub.subject, sub]]);
+    else {
+      const first: Subscription = typeof subs === 'string' ? { subject: subs } : subs;
+      this.subs = new Map([[first.subject, first], [sub.subject, sub]]);
+    }
   }
 
   addWaiter(w: Waiter): void {
@@ -68,8 +90,11 @@ class MemSession {
     const subs = this.subs;
     if (subs instanceof Map) {
       subs.delete(subject);
-      if (subs.size === 1) this.subs = subs.values().next().value;
-    } else if (subs?.subject === subject) this.subs = undefined;
+      if (subs.size === 1) {
+        const last = subs.values().next().value!;
+        this.subs = last.label === undefined ? last.subject : last;
+      }
+    } else if (this.has(subject)) this.subs = undefined;
   }
 }
 
@@ -217,11 +242,10 @@ export class MemoryStore implements Store {
       if (!m) continue;
       for (const [id, listed] of m) {
         const s = this.sessions.get(id);
-        const sub = s?.sub(listed);
-        if (!s || !sub || seen.has(id)) continue;
+        if (!s || !s.has(listed) || seen.has(id)) continue;
         seen.add(id);
         page.push({
-          id, subject: listed, label: sub.label, online: s.active && s.expiresAt > now,
+          id, subject: listed, label: s.label(listed), online: s.active && s.expiresAt > now,
           mode: s.mode, lastSeen: s.lastSeen, temporary: s.temporary,
         });
         if (page.length >= this.settings.pageSize) { yield page; page = []; }

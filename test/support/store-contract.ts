@@ -178,7 +178,13 @@ export function storeContract(name: string, makeStore: StoreFactory): void {
         await store.subscribe(id, '/twice', 'second');
         const subs = await subscribers(store, ['/twice']);
         expect(subs.map((s) => [s.id, s.label])).to.deep.equal([[id, 'second']]);
-        expect(await store.unsubscribe(id)).to.deep.equal([{ subject: '/twice', label: 'second' }]);
+        await store.subscribe(id, '/twice');
+        expect((await subscribers(store, ['/twice'])).map((s) => [s.id, s.label]), 'no label the last time').to.deep.equal([[id, undefined]]);
+        await store.subscribe(id, '/twice/more', 'M');
+        await store.subscribe(id, '/twice', 'third');
+        expect(await store.unsubscribe(id, '/twice/more')).to.deep.equal([{ subject: '/twice/more', label: 'M' }]);
+        expect(await store.subscribedSubjects(id)).to.deep.equal(['/twice']);
+        expect(await store.unsubscribe(id)).to.deep.equal([{ subject: '/twice', label: 'third' }]);
       });
 
       it('unsubscribe by sid removes that one; an unknown sid gives null', async () => {

@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { mock } from 'node:test';
 import { loadConfig } from '../../src/config/config';
-import { runChannel, type ChannelDeps, type Sink } from '../../src/core/channel';
+import { runChannel as startChannel, type ChannelDeps, type ChannelRequest, type Sink } from '../../src/core/channel';
 import { Controller, type ProtocolRequest } from '../../src/core/controller';
 import { Dispatcher } from '../../src/core/dispatcher';
 import { Rounds } from '../../src/core/rounds';
@@ -17,11 +17,17 @@ import { fields, type Fields } from '../../src/protocol/event';
 import { MemoryStore } from '../../src/store/memory';
 import { storeSettings } from '../../src/server';
 
+/** The data channel as a promise, settled when its `done` is called. */
+function runChannel(deps: ChannelDeps, req: ChannelRequest, sink: Sink): Promise<void> {
+  return new Promise((resolve, reject) => startChannel(deps, req, sink, (err) => (err === undefined ? resolve() : reject(err))));
+}
+
 /** A response as core sees it: events written, and a flush that succeeds or fails as told. */
 class RecordingSink implements Sink {
   readonly events: Fields[] = [];
   cancelled = false;
   readonly draining = false;
+  readonly path = '/pushlet/pushlet.srv';
   onCancel(): void {}
   unsent = 0;
   flushes = 0;
@@ -88,11 +94,11 @@ describe('core over the memory store, with mock timers', () => {
     const id = await t.pullSession('/c/a');
     await t.handle({ p_event: 'publish', p_id: id, p_subject: '/c/a', n: '1' });
     const failing = new RecordingSink(() => false);
-    await runChannel(t.deps, { id, mode: 'pull', path: '/pushlet/pushlet.srv', afterListen: false }, failing);
+    await runChannel(t.deps, { id, mode: 'pull', afterListen: false }, failing);
     expect(failing.types()).to.deep.equal(['data', 'refresh']);
     expect((await t.store.peek(id)).map((q) => q.event.n), 'a failed flush leaves it queued').to.deep.equal(['1']);
     const ok = new RecordingSink();
-    await runChannel(t.deps, { id, mode: 'pull', path: '/pushlet/pushlet.srv', afterListen: false }, ok);
+    await runChannel(t.deps, { id, mode: 'pull', afterListen: false }, ok);
     expect(ok.types()).to.deep.equal(['data', 'refresh']);
     expect(ok.events[0]).to.include({ n: '1', p_seq: '1', p_sid: '/c/a' });
     expect(await t.store.peek(id)).to.deep.equal([]);
@@ -103,7 +109,7 @@ describe('core over the memory store, with mock timers', () => {
     const id = await t.pullSession('/c/empty');
     const sink = new RecordingSink();
     let done = false;
-    void runChannel(t.deps, { id, mode: 'pull', path: '/p', afterListen: false }, sink).then(() => (done = true));
+    void runChannel(t.deps, { id, mode: 'pull', afterListen: false }, sink).then(() => (done = true));
     await settle();
     mock.timers.tick(999);
     await settle();
@@ -119,7 +125,7 @@ describe('core over the memory store, with mock timers', () => {
     const id = await t.pullSession('/c/slow');
     await t.handle({ p_event: 'publish', p_id: id, p_subject: '/c/slow', n: '1' });
     const stuck = new RecordingSink(() => false);
-    await runChannel(t.deps, { id, mode: 'stream', path: '/p', afterListen: false }, stuck);
+    await runChannel(t.deps, { id, mode: 'stream', afterListen: false }, stuck);
     expect(t.stopped).to.deep.equal([id]);
     await settle();
     expect(await t.store.getSession(id), 'the temporary session is gone').to.equal(null);

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { TimerWheel, type Timed } from '../../src/timer-wheel';
-import { intern } from '../../src/store/intern';
+import { intern } from '../../src/intern';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
