@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+
 /**
  * Something with a deadline in a TimerWheel: the owner's own object (a waiting request, an
  * answer being flushed), so a timeout costs no `Timeout` and no closure.
@@ -12,7 +14,8 @@ export interface Timed {
 /**
  * One timer for every read timeout and flush timeout of the process, instead of one `Timeout`
  * per held request: deadlines are rounded up to the next tick (never early, at most a tick
- * late), kept in one set per tick, and a single interval runs while any are pending.
+ * late) on a monotonic clock, kept in one set per tick, and a single interval runs while any are
+ * pending.
  */
 export class TimerWheel {
   private readonly slots = new Map<number, Set<Timed>>();
@@ -21,13 +24,22 @@ export class TimerWheel {
   private done: number;
   private timer?: NodeJS.Timeout;
 
+  /** A monotonic clock: a wall clock set back would hold every pending timeout that much longer. */
+  private clock: () => number = () => performance.now();
+
   constructor(private readonly tickMs = 20) {
     this.done = this.tick() - 1;
   }
 
-  /** On the wall clock, as leases are (and as tests with a mocked clock expect). */
+  /** For tests that mock the clock (Date.now with mocked timers); only while nothing is pending. */
+  useClock(clock: () => number): void {
+    if (this.size > 0) throw new Error('the timer wheel has timeouts pending');
+    this.clock = clock;
+    this.done = this.tick() - 1;
+  }
+
   private tick(): number {
-    return Math.floor(Date.now() / this.tickMs);
+    return Math.floor(this.clock() / this.tickMs);
   }
 
   /** Calls `t.expire()` once `ms` have passed, unless it is removed first. */
@@ -35,7 +47,7 @@ export class TimerWheel {
     if (t.slot >= 0) this.remove(t);
     // Idle until now: no tick of the idle time is left to run.
     if (this.size === 0) this.done = this.tick() - 1;
-    const slot = Math.max(Math.ceil((Date.now() + ms) / this.tickMs), this.done + 1);
+    const slot = Math.max(Math.ceil((this.clock() + ms) / this.tickMs), this.done + 1);
     t.slot = slot;
     let set = this.slots.get(slot);
     if (!set) this.slots.set(slot, (set = new Set()));

@@ -5,6 +5,8 @@
  */
 import { expect } from 'chai';
 import { mock } from 'node:test';
+import { performance } from 'node:perf_hooks';
+import { wheel } from '../../src/timer-wheel';
 import { loadConfig } from '../../src/config/config';
 import { runChannel as startChannel, type ChannelDeps, type ChannelRequest, type Sink } from '../../src/core/channel';
 import { Controller, type ProtocolRequest } from '../../src/core/controller';
@@ -86,8 +88,15 @@ async function settle(): Promise<void> {
 }
 
 describe('core over the memory store, with mock timers', () => {
-  beforeEach(() => mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'setImmediate', 'Date'], now: 1_700_000_000_000 }));
-  afterEach(() => mock.timers.reset());
+  beforeEach(() => {
+    mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'setImmediate', 'Date'], now: 1_700_000_000_000 });
+    // Timeouts on the mocked clock: the wheel reads a monotonic one, which mock timers leave alone.
+    wheel.useClock(() => Date.now());
+  });
+  afterEach(() => {
+    mock.timers.reset();
+    wheel.useClock(() => performance.now());
+  });
 
   it('a pull answer carries the published event and a refresh; the event leaves the queue only once flushed', async () => {
     const t = setup();
