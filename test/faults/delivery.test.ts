@@ -491,4 +491,45 @@ describe('faults: delivery', function () {
     expect((await sub.event('listen', { p_mode: 'pull' }))[0].p_event).to.equal('listen-ack');
     expect(await missingAfterRefreshes(sub), 'events of the dropped stream never received').to.deep.equal([]);
   });
+
+  it('held pulls and streams whose connections are reset leave nothing held, and their sessions lose nothing', async () => {
+    const run = Date.now();
+    const subject = `/faults/reset/${run}`;
+    const running = await startServer({ 'queue.read.timeout.millis': 60_000 });
+    servers.push(running);
+    const { hostname, port, pathname } = new URL(running.srv);
+    const pulls = await Promise.all(Array.from({ length: 100 }, () => new TestClient(running.srv).joinPull(subject)));
+    const streams = await Promise.all(Array.from({ length: 20 }, (_, i) => new TestClient(running.srv).joinPull(subject, { p_id: `reset-${run}-${i}` })));
+    /** A request on a connection of its own, resolved once its answer has started (a stream's) or once it is written (a held pull's). */
+    const open = (fields: Record<string, string>, started: boolean) => new Promise<Socket>((resolve, reject) => {
+      const sock = connect({ host: hostname, port: Number(port) });
+      sockets.push(sock);
+      sock.on('error', () => undefined);
+      sock.once('data', () => started && resolve(sock));
+      sock.on('connect', () => {
+        sock.write(`GET ${pathname}?${qs(fields)} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n\r\n`);
+        if (!started) resolve(sock);
+      });
+      setTimeout(() => reject(new Error('no answer began')), 5000);
+    });
+    const held = [
+      ...(await Promise.all(pulls.map((c) => open({ p_event: 'refresh', p_id: c.id }, false)))),
+      ...(await Promise.all(streams.map((c) => open({ p_event: 'listen', p_id: c.id, p_mode: 'stream', p_format: 'xml' }, true)))),
+    ];
+    const heldNow = async () => metric(await metrics(running.base), 'pushlet_held_requests');
+    for (let i = 0; i < 50 && (await heldNow()) < 120; i++) await sleep(50);
+    expect(await heldNow(), 'every request held').to.equal(120);
+
+    // Gone at once, with a TCP reset: no FIN, nothing more read or written.
+    for (const sock of held) sock.resetAndDestroy();
+    for (let i = 0; i < 50 && (await heldNow()) > 0; i++) await sleep(50);
+    expect(await heldNow(), 'nothing left held').to.equal(0);
+
+    // The server goes on, and the sessions behind the reset requests have what was published since.
+    const publisher = await new TestClient(running.srv).joinPull(`/faults/reset-other/${run}`);
+    expect((await publisher.event('publish', { p_subject: subject, n: 'after' }))[0].p_event).to.equal('publish-ack');
+    for (const c of [pulls[0], pulls[99]]) expect((await c.refresh()).map((e) => e.n), `pull ${c.id}`).to.include('after');
+    expect((await streams[19].event('listen', { p_mode: 'pull' }))[0].p_event).to.equal('listen-ack');
+    expect((await streams[19].refresh()).map((e) => e.n), 'stream session').to.include('after');
+  });
 });
