@@ -116,6 +116,9 @@ class Waiter implements Timed {
   }
 }
 
+/** Sessions whose waiters one turn of the event loop wakes. */
+const WAKE_BATCH = 500;
+
 /** The embedded store: all state in this process, for a single server. */
 export class MemoryStore implements Store {
   private readonly sessions = new Map<string, MemSession>();
@@ -325,19 +328,26 @@ export class MemoryStore implements Store {
    */
   private wake(s: MemSession): void {
     if (s.waiters === undefined) return;
-    if (this.toWake.size === 0) setImmediate(() => this.wakeAll());
+    if (this.toWake.size === 0) setImmediate(() => this.wakeSome());
     this.toWake.add(s);
   }
 
-  private wakeAll(): void {
-    const sessions = [...this.toWake];
-    this.toWake.clear();
-    for (const s of sessions) {
+  /**
+   * Wakes at most WAKE_BATCH sessions, and the rest on the next turn: the answers of one batch
+   * are written, and their garbage dies young, before the next batch is made. Ten thousand
+   * answers made in one turn would all be alive at once and copied by every scavenge.
+   */
+  private wakeSome(): void {
+    let n = 0;
+    for (const s of this.toWake) {
+      if (n++ >= WAKE_BATCH) break;
+      this.toWake.delete(s);
       const ws = s.waiters;
       // A copy: each waiter takes itself off the session.
       if (Array.isArray(ws)) for (const w of [...ws]) w.expire();
       else ws?.expire();
     }
+    if (this.toWake.size > 0) setImmediate(() => this.wakeSome());
   }
 
   async expire(now: number): Promise<SessionRec[]> {
