@@ -82,10 +82,18 @@ export class TimerWheel {
       if (!set) continue;
       this.slots.delete(slot);
       this.shrunk(set.size);
+      let failed: { err: unknown } | undefined;
       for (const t of set) {
         t.slot = -1;
-        t.expire();
+        // One failing entry (a bug) must not leave the others of its tick waiting forever.
+        try {
+          t.expire();
+        } catch (err) {
+          failed ??= { err };
+        }
       }
+      // Thrown as a failing setTimeout callback would be.
+      if (failed) throw failed.err;
     }
   }
 }

@@ -108,7 +108,11 @@ type Answered = 'more' | 'ended';
  * promise, so a held request keeps one object less.
  */
 export function runChannel(deps: ChannelDeps, req: ChannelRequest, sink: Sink, done: (err?: unknown) => void): void {
-  new Channel(deps, req, sink, done).run();
+  try {
+    new Channel(deps, req, sink, done).run();
+  } catch (err) {
+    done(err);
+  }
 }
 
 /** One data channel; an object, not closures, since ten thousand of them may be waiting at once. */
@@ -133,7 +137,8 @@ class Channel {
     return { [F.SEQ]: String(++this.seq) };
   }
 
-  private end(): Promise<boolean> {
+  /** Async so that a failure is a rejection, never a throw inside a promise callback. */
+  private async end(): Promise<boolean> {
     this.ended = true;
     const { settings: s } = this.deps;
     this.sink.write(refreshEvent(s, this.req.mode, this.sink.path, this.req.id));
@@ -174,9 +179,15 @@ class Channel {
 
   private wait(): void {
     this.since = Date.now();
-    const waiting = this.req.outage === true
-      ? Promise.reject(new StoreUnavailableError('the store was away when the request came'))
-      : this.deps.store.waitForEvents(this.req.id, this.readTimeout(), this.sink);
+    let waiting: Promise<Queued[] | undefined>;
+    try {
+      waiting = this.req.outage === true
+        ? Promise.reject(new StoreUnavailableError('the store was away when the request came'))
+        : this.deps.store.waitForEvents(this.req.id, this.readTimeout(), this.sink);
+    } catch (err) {
+      // Called from promise callbacks: a throw here would be an unhandled rejection.
+      return this.over(err);
+    }
     waiting.then(this.onFound, this.onWaitFailed);
   }
 

@@ -354,8 +354,14 @@ function hold(
     if (err !== undefined) deps.log.error({ err, session: channel.id }, 'data channel failed');
     deps.metrics.held--;
     held.delete(h);
-    h.finish();
     deps.open.done();
+    try {
+      h.finish();
+    } catch (e) {
+      // Called from promise callbacks: a throw would be an unhandled rejection, so it ends here.
+      deps.log.error({ err: e, session: channel.id }, 'ending a data channel failed');
+      res.destroy();
+    }
   });
 }
 

@@ -98,6 +98,25 @@ describe('core over the memory store, with mock timers', () => {
     wheel.useClock(() => performance.now());
   });
 
+  it('a sink that throws (a bug) ends the channel with that error, and the event stays queued', async () => {
+    const t = setup();
+    const id = await t.pullSession('/c/throws');
+    await t.handle({ p_event: 'publish', p_id: id, p_subject: '/c/throws', n: '1' });
+    const broken = new RecordingSink();
+    broken.write = () => {
+      throw new Error('writer bug');
+    };
+    let failed: unknown;
+    await runChannel(t.deps, { id, mode: 'pull', afterListen: false }, broken).catch((err: unknown) => (failed = err));
+    expect((failed as Error | undefined)?.message).to.equal('writer bug');
+    expect((await t.store.peek(id)).map((q) => q.event.n)).to.deep.equal(['1']);
+    const stream = new RecordingSink();
+    stream.write = broken.write;
+    failed = undefined;
+    await runChannel(t.deps, { id, mode: 'stream', afterListen: false }, stream).catch((err: unknown) => (failed = err));
+    expect((failed as Error | undefined)?.message, 'a stream too').to.equal('writer bug');
+  });
+
   it('a pull answer carries the published event and a refresh; the event leaves the queue only once flushed', async () => {
     const t = setup();
     const id = await t.pullSession('/c/a');

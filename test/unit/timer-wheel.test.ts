@@ -77,6 +77,26 @@ describe('timer wheel', () => {
   });
 });
 
+describe('timer wheel, an entry that throws', () => {
+  it('still expires the other entries of its tick, then throws as a timer callback would', () => {
+    const wheelPath = join(__dirname, '../../src/timer-wheel.js');
+    const script = `
+      const { wheel } = require(${JSON.stringify(wheelPath)});
+      process.on('uncaughtException', (err) => console.log('thrown ' + err.message));
+      // A clock of its own, so that both entries are due in the same tick.
+      let now = 0;
+      wheel.useClock(() => now);
+      wheel.add({ slot: -1, expire: () => { throw new Error('a bug'); } }, 50);
+      wheel.add({ slot: -1, expire: () => console.log('second expired') }, 50);
+      wheel.add({ slot: -1, expire: () => console.log('later expired') }, 150);
+      setTimeout(() => (now = 100), 30);
+      setTimeout(() => (now = 200), 200);
+    `;
+    const out = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 4000 });
+    expect(out.trim().split('\n')).to.deep.equal(['second expired', 'thrown a bug', 'later expired']);
+  });
+});
+
 describe('intern', () => {
   it('returns one flat copy per distinct string, equal to what it was given', () => {
     const base = 'mozilla/5.0 (x11; linux x86_64) applewebkit/537.36';
