@@ -104,7 +104,7 @@ class Waiter implements Timed {
 
   constructor(
     private readonly s: MemSession,
-    private readonly resolve: (v: undefined) => void,
+    private readonly resolve: (v: Queued[] | undefined) => void,
     private readonly cancel: Cancel | undefined,
   ) {}
 
@@ -112,8 +112,13 @@ class Waiter implements Timed {
   expire(): void {
     wheel.remove(this);
     this.cancel?.onCancel(undefined);
-    if (this.s.removeWaiter(this)) this.resolve(undefined);
+    if (this.s.removeWaiter(this)) this.resolve(queued(this.s));
   }
+}
+
+/** A copy of an active session's queue, as `peek` gives it; undefined when empty or stopped (then `peek` tells). */
+function queued(s: MemSession): Queued[] | undefined {
+  return s.active && s.queue !== undefined ? s.queue.slice() : undefined;
 }
 
 /** Sessions whose waiters one turn of the event loop wakes. */
@@ -307,10 +312,10 @@ export class MemoryStore implements Store {
     }
   }
 
-  /** Resolves to undefined: `peek` costs nothing here. */
-  waitForEvents(id: string, ms: number, cancel?: Cancel): Promise<undefined> {
+  /** Resolves to what `peek` would give while the session is active: the channel need not ask again. */
+  waitForEvents(id: string, ms: number, cancel?: Cancel): Promise<Queued[] | undefined> {
     const s = this.sessions.get(id);
-    if (!s || !s.active || s.queue !== undefined || ms <= 0 || cancel?.cancelled) return Promise.resolve(undefined);
+    if (!s || !s.active || s.queue !== undefined || ms <= 0 || cancel?.cancelled) return Promise.resolve(s && queued(s));
     return new Promise((resolve) => {
       const w = new Waiter(s, resolve, cancel);
       s.addWaiter(w);
