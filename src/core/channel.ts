@@ -2,7 +2,7 @@ import { E, F, type Mode } from '../protocol/constants';
 import { event, type Fields, type Queued } from '../protocol/event';
 import { escaper } from '../protocol/formats/writer';
 import { StoreUnavailableError, isStoreUnavailable } from '../errors';
-import type { Cancel, Store } from '../store/store';
+import type { Cancel, Store, Waiting } from '../store/store';
 import { wheel, type Timed } from '../timer-wheel';
 import { NO_METRICS, type CoreMetrics } from './metrics';
 import type { Round, Rounds } from './rounds';
@@ -116,7 +116,7 @@ export function runChannel(deps: ChannelDeps, req: ChannelRequest, sink: Sink, d
 }
 
 /** One data channel; an object, not closures, since ten thousand of them may be waiting at once. */
-class Channel {
+class Channel implements Waiting {
   private seq = 0;
   /** Whether this pull or poll answer has been ended (with its refresh). */
   private ended = false;
@@ -166,12 +166,25 @@ class Channel {
   }
   /** When the current wait began. */
   private since = 0;
-  private readonly onFound = (found: Queued[] | undefined) => this.next(false, found);
-  private readonly onWaitFailed = (err: unknown) => {
+
+  // The channel is what waits (`Waiting`): told by the store, cancelled with its response.
+  get cancelled(): boolean {
+    return this.sink.cancelled;
+  }
+
+  onCancel(l: { expire(): void } | undefined): void {
+    this.sink.onCancel(l);
+  }
+
+  woken(found: Queued[] | undefined): void {
+    this.next(false, found);
+  }
+
+  failed(err: unknown): void {
     if (!isStoreUnavailable(err)) return this.over(err);
     // Held out its read timeout, as if no event had come, so clients do not spin.
     void pause(this.readTimeout() - (Date.now() - this.since), this.sink).then(() => this.next(true, undefined));
-  };
+  }
 
   private readTimeout(): number {
     return this.req.mode === 'poll' ? 0 : this.deps.settings.queueReadTimeoutMillis;
@@ -179,16 +192,13 @@ class Channel {
 
   private wait(): void {
     this.since = Date.now();
-    let waiting: Promise<Queued[] | undefined>;
+    if (this.req.outage === true) return this.failed(new StoreUnavailableError('the store was away when the request came'));
     try {
-      waiting = this.req.outage === true
-        ? Promise.reject(new StoreUnavailableError('the store was away when the request came'))
-        : this.deps.store.waitForEvents(this.req.id, this.readTimeout(), this.sink);
+      this.deps.store.waitForEvents(this.req.id, this.readTimeout(), this);
     } catch (err) {
       // Called from promise callbacks: a throw here would be an unhandled rejection.
-      return this.over(err);
+      this.over(err);
     }
-    waiting.then(this.onFound, this.onWaitFailed);
   }
 
   private next(outage: boolean, found: Queued[] | undefined): void {

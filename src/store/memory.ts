@@ -4,8 +4,8 @@ import { subjectKeys, subjectParts } from '../protocol/subject';
 import { wheel, type Timed } from '../timer-wheel';
 import { intern } from '../intern';
 import {
-  DEFAULT_STORE_SETTINGS, type Cancel, type Delivery, type EnqueueResult, type NewSession, type SessionPatch, type SessionRec, type Store,
-  type StoreSettings, type Subscriber, type Subscription,
+  DEFAULT_STORE_SETTINGS, type Delivery, type EnqueueResult, type NewSession, type SessionPatch, type SessionRec, type Store,
+  type StoreSettings, type Subscriber, type Subscription, type Waiting,
 } from './store';
 
 /**
@@ -102,17 +102,13 @@ class MemSession {
 class Waiter implements Timed {
   slot = -1;
 
-  constructor(
-    private readonly s: MemSession,
-    private readonly resolve: (v: Queued[] | undefined) => void,
-    private readonly cancel: Cancel | undefined,
-  ) {}
+  constructor(private readonly s: MemSession, private readonly w: Waiting) {}
 
   /** Ends the wait: events came, the session stopped, the time ran out or the request went. */
   expire(): void {
     wheel.remove(this);
-    this.cancel?.onCancel(undefined);
-    if (this.s.removeWaiter(this)) this.resolve(queued(this.s));
+    this.w.onCancel(undefined);
+    if (this.s.removeWaiter(this)) this.w.woken(queued(this.s));
   }
 }
 
@@ -312,16 +308,17 @@ export class MemoryStore implements Store {
     }
   }
 
-  /** Resolves to what `peek` would give while the session is active: the channel need not ask again. */
-  waitForEvents(id: string, ms: number, cancel?: Cancel): Promise<Queued[] | undefined> {
+  /** Tells what `peek` would give while the session is active: the channel need not ask again. */
+  waitForEvents(id: string, ms: number, w: Waiting): void {
     const s = this.sessions.get(id);
-    if (!s || !s.active || s.queue !== undefined || ms <= 0 || cancel?.cancelled) return Promise.resolve(s && queued(s));
-    return new Promise((resolve) => {
-      const w = new Waiter(s, resolve, cancel);
-      s.addWaiter(w);
-      wheel.add(w, ms);
-      cancel?.onCancel(w);
-    });
+    if (!s || !s.active || s.queue !== undefined || ms <= 0 || w.cancelled) {
+      const found = s && queued(s);
+      return queueMicrotask(() => w.woken(found));
+    }
+    const waiter = new Waiter(s, w);
+    s.addWaiter(waiter);
+    wheel.add(waiter, ms);
+    w.onCancel(waiter);
   }
 
   /** Sessions with waiters to wake once the current request has been answered. */

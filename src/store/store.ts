@@ -41,6 +41,15 @@ export interface Cancel {
   onCancel(l: { expire(): void } | undefined): void;
 }
 
+/**
+ * A request waiting for a session's events: told by plain calls, not a promise, since ten
+ * thousand may wait at once (the data channel implements it).
+ */
+export interface Waiting extends Cancel {
+  woken(found: Queued[] | undefined): void;
+  failed(err: unknown): void;
+}
+
 /** One session listed under a subject part, with what delivery needs to know of it. */
 export interface Subscriber extends Subscription {
   id: string;
@@ -173,11 +182,12 @@ export interface QueueStore {
   /** Records that the publish `pubid` was queued for `ids`, for `ttlMs`. */
   markQueued(pubid: string, ids: readonly string[], ttlMs: number): Promise<void>;
   /**
-   * Waits until the queue of `id` has events, the session stopped, `ms` passed or `cancel`
-   * was cancelled, whichever is first. Resolves to the events when it read them on the way (as
-   * `peek` would: oldest first, left in the queue), else undefined: then `peek` reads them.
+   * Waits until the queue of `id` has events, the session stopped, `ms` passed or `w` was
+   * cancelled, whichever is first, then tells `w` once, never before returning: `woken` with
+   * the events when it read them on the way (as `peek` would: oldest first, left in the queue),
+   * else undefined (then `peek` reads them); `failed` when the store is unavailable.
    */
-  waitForEvents(id: string, ms: number, cancel?: Cancel): Promise<Queued[] | undefined>;
+  waitForEvents(id: string, ms: number, w: Waiting): void;
   /** The queued events, oldest first, left in the queue. */
   peek(id: string): Promise<Queued[]>;
   /**

@@ -8,6 +8,7 @@ import { fields } from '../../src/protocol/event';
 import type { RedisStore } from '../../src/store/redis';
 import { connectStore, median, rawClient, sleep } from './support';
 import { drain } from '../support/store-contract';
+import { waitFor } from '../support/wait';
 
 /** What a Java node sends at join (monitor file), for a session made there. */
 async function javaJoin(r: Redis, id: string, temporary: boolean): Promise<void> {
@@ -78,7 +79,7 @@ describe('Redis store: interop with Java nodes', function () {
     await javaJoin(java, 'j3', true);
     const delays: number[] = [];
     for (let i = 0; i < 5; i++) {
-      const waiting = store.waitForEvents('j3', 5000);
+      const waiting = waitFor(store, 'j3', 5000);
       await sleep(20);
       const t0 = Date.now();
       await java.lpush('p:eq:j3', javaEvent(i));
@@ -93,7 +94,7 @@ describe('Redis store: interop with Java nodes', function () {
 
   it('a waiter wakes when a Java node stops the session (DEL p:ss)', async () => {
     await javaJoin(java, 'j4', true);
-    const waiting = store.waitForEvents('j4', 5000);
+    const waiting = waitFor(store, 'j4', 5000);
     await sleep(20);
     const t0 = Date.now();
     await java.zrem('p:zset:as', 'j4');

@@ -8,6 +8,7 @@ import type { StoreSettings } from '../../src/store/store';
 import { storeContract, drain } from '../support/store-contract';
 import { RedisClusterChildren, rawClient, sleep } from './support';
 import { eventually } from '../support/log';
+import { waitFor } from '../support/wait';
 
 describe('Redis store on Redis Cluster', function () {
   this.timeout(60_000);
@@ -46,7 +47,7 @@ describe('Redis store on Redis Cluster', function () {
     }
     expect(holders.size, 'masters holding session keys').to.equal(3);
     for (const id of ids) {
-      const waiting = a.waitForEvents(id, 5000);
+      const waiting = waitFor(a, id, 5000);
       const t0 = Date.now();
       await b.enqueue([{ id, q: { event: { p_event: 'data', id } } }]);
       await waiting;
@@ -91,7 +92,7 @@ describe('Redis store on Redis Cluster: failover', function () {
       // The store learns the new topology as it goes (MOVED); a push on the new master wakes it.
       const session = await eventually(() => store.getSession(id), 15_000, 200);
       expect(session).to.include({ id, online: true });
-      const waiting = store.waitForEvents(id, 5000);
+      const waiting = waitFor(store, id, 5000);
       await sleep(50);
       const t0 = Date.now();
       await r.lpush(`p:eq:${id}`, '{"p_event":"data","n":"after-failover"}');

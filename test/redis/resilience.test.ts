@@ -7,6 +7,7 @@ import type { NewSession } from '../../src/store/store';
 import { RedisChild, median, rawClient, sleep } from './support';
 import { drain } from '../support/store-contract';
 import { eventually, recorder } from '../support/log';
+import { waitFor } from '../support/wait';
 
 function rec(id: string): NewSession {
   return { id, format: 'json', temporary: true, createDate: Date.now(), userAgent: 'ua', address: '127.0.0.1' };
@@ -44,7 +45,7 @@ describe('Redis store: resilience', function () {
         () => store.getSession('r1'),
         () => store.enqueue([{ id: 'r1', q: ev(3) }]),
         () => drain(store, 'r1'),
-        () => store.waitForEvents('r1', 5000),
+        () => waitFor(store, 'r1', 5000),
         () => store.expire(Date.now()),
       ]) {
         const err = await op().then(() => null, (e: Error) => e);
@@ -68,7 +69,7 @@ describe('Redis store: resilience', function () {
         await eventually(async () => {
           expect(await r.config('GET', 'notify-keyspace-events')).to.satisfy((v: string[]) => /K/.test(v[1]));
         });
-        const waiting = store.waitForEvents('r1', 5000);
+        const waiting = waitFor(store, 'r1', 5000);
         await sleep(30);
         const t0 = Date.now();
         await r.lpush('p:eq:r1', '{"p_event":"data","n":"4"}');
@@ -107,7 +108,7 @@ describe('Redis store: resilience', function () {
       await a.openSession(rec('p1'));
       const r = rawClient(child.url);
       try {
-        const waiting = a.waitForEvents('p1', 5000);
+        const waiting = waitFor(a, 'p1', 5000);
         await sleep(30);
         const t0 = Date.now();
         await r.lpush('p:eq:p1', '{"p_event":"data"}');
@@ -123,7 +124,7 @@ describe('Redis store: resilience', function () {
       await a.openSession(rec('p2'));
       const delays: number[] = [];
       for (let i = 0; i < 5; i++) {
-        const waiting = a.waitForEvents('p2', 5000);
+        const waiting = waitFor(a, 'p2', 5000);
         await sleep(30);
         const t0 = Date.now();
         await b.enqueue([{ id: 'p2', q: ev(i) }]);

@@ -7,6 +7,7 @@ import { RedisStore } from '../../src/store/redis';
 import { freePort } from '../support/net';
 import { RedisChild, rawClient, sleep } from './support';
 import { drain } from '../support/store-contract';
+import { waitFor } from '../support/wait';
 
 /** A redis-server in sentinel mode watching `master` under the name `mymaster`. */
 async function startSentinel(master: RedisChild): Promise<{ port: number; proc: ChildProcess }> {
@@ -48,7 +49,7 @@ describe('Redis store behind Sentinel', function () {
     const m = rawClient(`${master.url}/3`);
     try {
       expect(await m.hget('p:ss:s1', 'timeToLive')).to.equal('60000');
-      const waiting = store.waitForEvents('s1', 5000);
+      const waiting = waitFor(store, 's1', 5000);
       await sleep(20);
       const t0 = Date.now();
       await m.lpush('p:eq:s1', '{"p_event":"data","n":"1"}');

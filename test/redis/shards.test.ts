@@ -10,6 +10,7 @@ import * as keys from '../../src/store/redis/keys';
 import { ShardRing, murmur64a } from '../../src/store/redis/sharding';
 import { JEDIS_SHARDS, RedisChild, rawClient } from './support';
 import { drain } from '../support/store-contract';
+import { waitFor } from '../support/wait';
 
 interface Vector {
   serverlist: string;
@@ -98,7 +99,7 @@ describe('Redis store: Jedis-compatible client-side sharding', () => {
       for await (const page of store.subscribersOf('/聊天')) found.push(...page.map((s) => s.id));
       expect(found.sort()).to.deep.equal(ids.slice().sort());
       const t0 = Date.now();
-      const waiting = store.waitForEvents('bob', 5000);
+      const waiting = waitFor(store, 'bob', 5000);
       await drain(store, 'bob');
       setTimeout(() => void raw[ring.shardOf(keys.queue('bob'))].lpush(keys.queue('bob'), '{"p_event":"data"}'), 30);
       await waiting;

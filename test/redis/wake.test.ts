@@ -18,6 +18,7 @@ import type { NewSession } from '../../src/store/store';
 import { RedisChild, connectStore, median, rawClient, sleep } from './support';
 import { drain } from '../support/store-contract';
 import { eventually, recorder } from '../support/log';
+import { waitFor } from '../support/wait';
 
 const run = promisify(execFile);
 const REDIS_CLI = '/usr/bin/redis-cli';
@@ -107,7 +108,7 @@ describe('Redis store: waking waiters (pushlet:wake, redis.java.nodes)', functio
       await a.openSession(rec('o1'));
       const delays: number[] = [];
       for (let i = 0; i < 5; i++) {
-        const waiting = timed(a.waitForEvents('o1', WAIT_MS));
+        const waiting = timed(waitFor(a, 'o1', WAIT_MS));
         await sleep(30);
         const t0 = Date.now();
         expect(await b.enqueue([{ id: 'o1', q: ev(i) }])).to.deep.equal(['ok']);
@@ -135,7 +136,7 @@ describe('Redis store: waking waiters (pushlet:wake, redis.java.nodes)', functio
       try {
         listener.on('message', (_channel: string, m: string) => messages.push(m));
         await listener.subscribe('pushlet:wake');
-        const waiters = ['m1', 'm2', 'm3'].map((id) => timed(a.waitForEvents(id, WAIT_MS)));
+        const waiters = ['m1', 'm2', 'm3'].map((id) => timed(waitFor(a, id, WAIT_MS)));
         await sleep(30);
         const t0 = Date.now();
         const results = await small.enqueue([
@@ -166,7 +167,7 @@ describe('Redis store: waking waiters (pushlet:wake, redis.java.nodes)', functio
       const a = await store('off');
       await a.openSession(rec('o2'));
       const t0 = Date.now();
-      const waiting = timed(a.waitForEvents('o2', WAIT_MS));
+      const waiting = timed(waitFor(a, 'o2', WAIT_MS));
       await sleep(50);
       await cliLpush('o2', javaEvent(7));
       const { value, at } = await waiting;
@@ -191,7 +192,7 @@ describe('Redis store: waking waiters (pushlet:wake, redis.java.nodes)', functio
       await a.openSession(rec('n1'));
       const afterCli: number[] = [];
       for (let i = 0; i < 5; i++) {
-        const waiting = timed(a.waitForEvents('n1', WAIT_MS));
+        const waiting = timed(waitFor(a, 'n1', WAIT_MS));
         await sleep(30);
         const t0 = Date.now();
         await cliLpush('n1', javaEvent(i));
@@ -220,7 +221,7 @@ describe('Redis store: waking waiters (pushlet:wake, redis.java.nodes)', functio
       await a.subscribe('u1', '/w');
       for await (const page of a.subscribersOf('/w')) expect(page.map((s) => s.id)).to.deep.equal(['u1']);
       const t0 = Date.now();
-      const waiting = timed(a.waitForEvents('u1', WAIT_MS));
+      const waiting = timed(waitFor(a, 'u1', WAIT_MS));
       await sleep(50);
       await cliLpush('u1', javaEvent(1));
       const { value, at } = await waiting;
@@ -242,7 +243,7 @@ describe('Redis store: waking waiters (pushlet:wake, redis.java.nodes)', functio
         for await (const page of a.subscribersOf('/w')) ids.push(...page.map((s) => s.id));
         expect(ids).to.deep.equal(['j1']);
       }],
-      ["a waiter's look at a session a Java node created", (a) => a.waitForEvents('j1', WAIT_MS)],
+      ["a waiter's look at a session a Java node created", (a) => waitFor(a, 'j1', WAIT_MS)],
       ['touch of our session after a Java node renewed it', async (a) => {
         await r.hset('p:ss:u2', 'timeToLive', '179999');
         await a.touch('u2', undefined, true, false);
@@ -258,7 +259,7 @@ describe('Redis store: waking waiters (pushlet:wake, redis.java.nodes)', functio
         await javaJoin(r, 'j2');
         // A waiter of ours with a push it was not told about.
         const t0 = Date.now();
-        const pending = timed(a.waitForEvents('u2', WAIT_MS));
+        const pending = timed(waitFor(a, 'u2', WAIT_MS));
         await sleep(50);
         await cliLpush('u2', javaEvent(1));
         await sleep(200);
@@ -279,7 +280,7 @@ describe('Redis store: waking waiters (pushlet:wake, redis.java.nodes)', functio
 
         const delays: number[] = [];
         for (let i = 2; i < 7; i++) {
-          const waiting = timed(a.waitForEvents('u2', WAIT_MS));
+          const waiting = timed(waitFor(a, 'u2', WAIT_MS));
           await sleep(30);
           const t1 = Date.now();
           await cliLpush('u2', javaEvent(i));
@@ -290,7 +291,7 @@ describe('Redis store: waking waiters (pushlet:wake, redis.java.nodes)', functio
         expect(Math.max(...delays), `wake delays (redis-cli start included) ${delays}`).to.be.below(PROMPT_MS);
         // More Java sessions read: still the one line.
         await a.touch('j2', undefined, true, true);
-        await a.waitForEvents('j2', 10);
+        await waitFor(a, 'j2', 10);
         for await (const page of a.subscribersOf('/w')) void page;
         expect(log.lines.filter((l) => INFO_LINE.test(l.msg))).to.have.length(1);
       });
@@ -303,7 +304,7 @@ describe('Redis store: waking waiters (pushlet:wake, redis.java.nodes)', functio
       const b = await store('off');
       await a.openSession(rec('k1'));
       const t0 = Date.now();
-      const waiting = timed(a.waitForEvents('k1', 5000));
+      const waiting = timed(waitFor(a, 'k1', 5000));
       await sleep(50);
       // Both stores' subscriber connections are cut; ioredis reconnects after 50 ms at the soonest.
       const killed = r.client('KILL', 'TYPE', 'pubsub');
@@ -315,7 +316,7 @@ describe('Redis store: waking waiters (pushlet:wake, redis.java.nodes)', functio
       expect((await drain(a, 'k1')).map((q) => q.event.n)).to.deep.equal(['1']);
       // Listening again: the next enqueue wakes at once.
       await eventually(async () => expect(await r.pubsub('NUMSUB', 'pushlet:wake')).to.deep.equal(['pushlet:wake', 2]), 5000, 10);
-      const next = timed(a.waitForEvents('k1', 5000));
+      const next = timed(waitFor(a, 'k1', 5000));
       await sleep(30);
       const t1 = Date.now();
       await b.enqueue([{ id: 'k1', q: ev(2) }]);
@@ -343,7 +344,7 @@ describe('Redis store: waking waiters (pushlet:wake, redis.java.nodes)', functio
         listener.disconnect();
       }
       const t0 = Date.now();
-      const { value, at } = await timed(a.waitForEvents('t1', WAIT_MS));
+      const { value, at } = await timed(waitFor(a, 't1', WAIT_MS));
       expect(at - t0, 'prompt').to.be.below(PROMPT_MS);
       expect(value?.map((q) => q.event.n), 'the look found the event').to.deep.equal(['1']);
       await a.ack('t1', value!);
@@ -356,7 +357,7 @@ describe('Redis store: waking waiters (pushlet:wake, redis.java.nodes)', functio
       await a.openSession(rec('t2'));
       await a.touch('t2', undefined, true, true);
       const before = a.stats().commands;
-      const waiting = timed(a.waitForEvents('t2', WAIT_MS));
+      const waiting = timed(waitFor(a, 't2', WAIT_MS));
       await sleep(100);
       expect(a.stats().commands - before, 'commands sent by the wait').to.equal(0);
       const t0 = Date.now();
@@ -373,7 +374,7 @@ describe('Redis store: waking waiters (pushlet:wake, redis.java.nodes)', functio
       await a.touch('t3', undefined, true, true);
       const before = a.stats().commands;
       const t0 = Date.now();
-      const { value, at } = await timed(a.waitForEvents('t3', WAIT_MS));
+      const { value, at } = await timed(waitFor(a, 't3', WAIT_MS));
       expect(at - t0).to.be.below(PROMPT_MS);
       expect(a.stats().commands - before, 'commands sent by the wait').to.equal(0);
       expect(value?.map((q) => q.event.n)).to.deep.equal(['1', '2', '3']);
@@ -387,7 +388,7 @@ describe('Redis store: waking waiters (pushlet:wake, redis.java.nodes)', functio
       const a = await store('off');
       const b = await store('off');
       await a.openSession(rec('x1'));
-      const waiting = timed(a.waitForEvents('x1', WAIT_MS));
+      const waiting = timed(waitFor(a, 'x1', WAIT_MS));
       await sleep(50);
       for (const m of ['{"ids":', '{"gone":"x1"}', '[1,{},null]', '{}', '']) await r.publish('pushlet:wake', m);
       await sleep(50);
@@ -409,7 +410,7 @@ describe('Redis store: waking waiters (pushlet:wake, redis.java.nodes)', functio
       const read = await a.peek('e1');
       await a.ack('e1', read);
       const before = a.stats().commands;
-      const waiting = timed(a.waitForEvents('e1', WAIT_MS));
+      const waiting = timed(waitFor(a, 'e1', WAIT_MS));
       await sleep(100);
       expect(a.stats().commands - before, 'commands sent by the wait').to.equal(0);
       const t0 = Date.now();
@@ -440,7 +441,7 @@ describe('Redis store: waking waiters (pushlet:wake, redis.java.nodes)', functio
       await a.ack('e3', read);
       // Woken since the read: the wait looks, and finds event 3 at once.
       let t0 = Date.now();
-      let got = await timed(a.waitForEvents('e3', WAIT_MS));
+      let got = await timed(waitFor(a, 'e3', WAIT_MS));
       expect(got.at - t0).to.be.below(PROMPT_MS);
       expect(got.value?.map((q) => q.event.n)).to.deep.equal(['3']);
 
@@ -449,7 +450,7 @@ describe('Redis store: waking waiters (pushlet:wake, redis.java.nodes)', functio
       expect(read.map((q) => q.event.n)).to.deep.equal(['3', '4']);
       await a.ack('e3', read.slice(0, 1));
       t0 = Date.now();
-      got = await timed(a.waitForEvents('e3', WAIT_MS));
+      got = await timed(waitFor(a, 'e3', WAIT_MS));
       expect(got.at - t0, 'event 4, still queued, found at once').to.be.below(PROMPT_MS);
       expect(got.value?.map((q) => q.event.n)).to.deep.equal(['4']);
     });

@@ -5,6 +5,7 @@
 import { expect } from 'chai';
 import { fields, type Queued } from '../../src/protocol/event';
 import type { NewSession, Store, StoreSettings, Subscriber } from '../../src/store/store';
+import { waitFor } from './wait';
 
 /** Reads and removes everything queued for `id`, oldest first (as a client's response does). */
 export async function drain(store: Store, id: string): Promise<Queued[]> {
@@ -338,7 +339,7 @@ export function storeContract(name: string, makeStore: StoreFactory): void {
         const id = newId();
         await store.openSession(newSession(id));
         const t0 = Date.now();
-        const waiting = store.waitForEvents(id, 5000);
+        const waiting = waitFor(store, id, 5000);
         setTimeout(() => void store.enqueue([{ id, q: data(1) }]), 50);
         await waiting;
         expect(Date.now() - t0).to.be.within(40, 1000);
@@ -350,7 +351,7 @@ export function storeContract(name: string, makeStore: StoreFactory): void {
         await store.openSession(newSession(id));
         await store.enqueue([{ id, q: data(1) }]);
         const t0 = Date.now();
-        await store.waitForEvents(id, 5000);
+        await waitFor(store, id, 5000);
         expect(Date.now() - t0).to.be.below(500);
       });
 
@@ -358,7 +359,7 @@ export function storeContract(name: string, makeStore: StoreFactory): void {
         const id = newId();
         await store.openSession(newSession(id));
         const t0 = Date.now();
-        await store.waitForEvents(id, 300);
+        await waitFor(store, id, 300);
         expect(Date.now() - t0).to.be.within(280, 1500);
       });
 
@@ -372,11 +373,38 @@ export function storeContract(name: string, makeStore: StoreFactory): void {
           cancel.cancelled = true;
           listener?.expire();
         }, 50);
-        await store.waitForEvents(id, 5000, cancel);
+        await waitFor(store, id, 5000, cancel);
         expect(Date.now() - t0).to.be.within(40, 1000);
         expect(listener, 'the wait took its listener off').to.equal(undefined);
-        expect(await store.waitForEvents(id, 5000, cancel), 'a cancelled request does not wait').to.equal(undefined);
+        expect(await waitFor(store, id, 5000, cancel), 'a cancelled request does not wait').to.equal(undefined);
         expect(Date.now() - t0).to.be.within(40, 1000);
+      });
+
+      it('tells the waiting request once, and never before returning, even with events already queued', async () => {
+        const id = newId();
+        await store.openSession(newSession(id));
+        await store.enqueue([{ id, q: data(1) }]);
+        const told: string[] = [];
+        const done = new Promise<void>((resolve) => {
+          store.waitForEvents(id, 5000, {
+            cancelled: false,
+            onCancel: () => undefined,
+            woken: (found) => {
+              told.push(`woken ${found === undefined ? 'without events' : found.map((q) => q.event.n).join(',')}`);
+              resolve();
+            },
+            failed: (err) => {
+              told.push(`failed ${String(err)}`);
+              resolve();
+            },
+          });
+          expect(told, 'nothing told before returning').to.deep.equal([]);
+        });
+        await done;
+        await sleep(50);
+        expect(told).to.have.length(1);
+        expect(told[0]).to.match(/^woken (1|without events)$/);
+        expect((await store.peek(id)).map((q) => q.event.n), 'left in the queue').to.deep.equal(['1']);
       });
 
       it('returns when the session is stopped, temporary or persistent', async () => {
@@ -384,7 +412,7 @@ export function storeContract(name: string, makeStore: StoreFactory): void {
           const id = newId();
           await store.openSession(newSession(id, { temporary }));
           const t0 = Date.now();
-          const waiting = store.waitForEvents(id, 5000);
+          const waiting = waitFor(store, id, 5000);
           setTimeout(() => void store.stopSession(id), 50);
           await waiting;
           expect(Date.now() - t0, `temporary=${temporary}`).to.be.within(40, 1000);

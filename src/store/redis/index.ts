@@ -9,7 +9,7 @@ import { subjectKeys, subjectParts } from '../../protocol/subject';
 import type { Queued } from '../../protocol/event';
 import {
   DEFAULT_STORE_SETTINGS, type Cancel, type Delivery, type EnqueueResult, type NewSession, type OutboxStore, type SessionPatch, type SessionRec, type Store,
-  type StoreSettings, type StoreStats, type Subscriber, type Subscription,
+  type StoreSettings, type StoreStats, type Subscriber, type Subscription, type Waiting,
 } from '../store';
 import { decodeQueued, decodeSession, decodeSubscription, encodeQueued, encodeSubscription, hashOf, isOnline, trustedLastSeen } from './codec';
 import { Connection, RedisUnavailableError, type ConnectionOptions } from './connection';
@@ -718,7 +718,11 @@ export class RedisStore implements Store {
   }
 
   /** A wait that its own look ended resolves to the queue it read: one LRANGE less per round. */
-  waitForEvents(id: string, ms: number, cancel?: Cancel): Promise<Queued[] | undefined> {
+  waitForEvents(id: string, ms: number, w: Waiting): void {
+    this.waitFor(id, ms, w).then((found) => w.woken(found), (err: unknown) => w.failed(err));
+  }
+
+  private waitFor(id: string, ms: number, cancel: Cancel): Promise<Queued[] | undefined> {
     const p = this.prefetched.get(id);
     if (p) this.prefetched.delete(id);
     return this.io(async () => {
