@@ -123,6 +123,8 @@ class Channel implements Waiting {
   /** The round the current answer is in, until it has been written. */
   private round?: Round;
   private inRound = false;
+  /** When the current wait began. */
+  private since = 0;
 
   constructor(
     private readonly deps: ChannelDeps, private readonly req: ChannelRequest, private readonly sink: Sink,
@@ -157,15 +159,13 @@ class Channel implements Waiting {
   /**
    * Waits, answers, and (stream) again until the channel is over. The turns are chained with
    * callbacks rather than awaited in a loop, so that a channel waiting for events keeps no
-   * suspended async frame: only this object and the store's promise.
+   * suspended async frame: only this object and the store's waiter.
    */
   run(): void {
     if (!this.stream && this.req.afterListen) return void this.end().then(() => this.done(), this.done);
     if (this.stream && !this.sink.write(event(E.HEARTBEAT), this.own())) return this.done();
     this.wait();
   }
-  /** When the current wait began. */
-  private since = 0;
 
   // The channel is what waits (`Waiting`): told by the store, cancelled with its response.
   get cancelled(): boolean {
