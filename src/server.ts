@@ -13,7 +13,7 @@ import { Aging } from './core/sessions';
 import { Sources, type EventSource } from './core/sources';
 import { createHttp, type Http } from './http/app';
 import { Metrics } from './http/metrics';
-import { OpenAnswers } from './http/protocol';
+import { HeldRequests } from './http/protocol';
 import { normalizeCharset } from './protocol/charset';
 import { E, F } from './protocol/constants';
 import { event, type Fields } from './protocol/event';
@@ -68,7 +68,7 @@ export class PushletServer {
   private readonly shutdown = new AbortController();
   /** A store passed in is started by its owner; one made from config is started here. */
   private readonly ownStore: boolean;
-  private readonly open = new OpenAnswers();
+  private readonly open = new HeldRequests();
   private closing?: Promise<void>;
 
   constructor(opts: ServerOptions = {}) {
@@ -91,6 +91,7 @@ export class PushletServer {
     this.aging = new Aging(this.store, c, this.log);
     const sources = [...(c.sourcesActivate ? c.sourcesList.map(loadSource) : []), ...(opts.sources ?? [])];
     this.sources = new Sources(sources, this.store, { publish: (subject, fields) => this.publish(subject, fields), log: this.log }, c.sourcesLeaseMillis);
+    this.metrics.gauge('pushlet_held_requests', 'Open data-channel responses (stream, or pull waiting for events)', () => this.open.size);
     this.metrics.gauge('pushlet_sessions', 'Sessions in the store (all nodes)', () => this.store.countSessions());
     this.metrics.gauge('pushlet_subscriptions', 'Subscriptions in the store (all nodes)', () => this.countSubscriptions());
     const stats = this.store.stats?.bind(this.store);

@@ -12,8 +12,6 @@ export class Metrics implements CoreMetrics {
   readonly registry = new Registry();
   // Counted as plain numbers on the hot path and handed to prom-client when scraped.
   private readonly counts = { published: 0, queued: 0, delivered: 0, dropped: 0, stopped: 0 };
-  /** Open data-channel responses. */
-  held = 0;
   /** Request latency, counted here: prom-client's labelled observe hashes the labels on every request. */
   private readonly requests = new RequestHistogram(
     'pushlet_request_duration_seconds',
@@ -29,7 +27,6 @@ export class Metrics implements CoreMetrics {
     this.counter('pushlet_events_delivered_total', 'Events written to clients', () => c.delivered);
     this.counter('pushlet_events_dropped_total', 'Events dropped with receivers stopped for not keeping up', () => c.dropped);
     this.counter('pushlet_receivers_stopped_total', 'Receivers stopped because their queue or output stayed full', () => c.stopped);
-    this.gauge('pushlet_held_requests', 'Open data-channel responses (stream, or pull waiting for events)', () => this.held);
   }
 
   /** Adds a gauge read when scraped (e.g. sessions from the store). */

@@ -31,8 +31,8 @@ export interface ProtocolDeps {
   metrics: Metrics;
   /** Aborted when the server shuts down: held requests end with a refresh. */
   shutdown: AbortSignal;
-  /** Open data channels, so shutdown can wait for their last bytes. */
-  open: OpenAnswers;
+  /** The held requests: shutdown cancels them and waits for their last bytes; /metrics counts them. */
+  open: HeldRequests;
   stopReceiver: ChannelDeps['stopReceiver'];
 }
 
@@ -79,10 +79,7 @@ export type ProtocolHandler = (req: IncomingMessage, res: ServerResponse, t: Req
 /** The endpoint of every path ending in `/pushlet.srv`: decode, hand to the controller, write the answer. */
 export function protocolHandler(deps: ProtocolDeps): ProtocolHandler {
   // Held requests to end at shutdown: one listener for all, not one per request.
-  const held = new Set<HeldResponse>();
-  deps.shutdown.addEventListener('abort', () => {
-    for (const h of held) h.cancel();
-  }, { once: true });
+  deps.shutdown.addEventListener('abort', () => deps.open.cancelAll(), { once: true });
   // Each format's Content-Type, made once rather than per request.
   const types = new WeakMap<FormatSpec, string>();
   const contentType = (spec: FormatSpec) => {
@@ -104,7 +101,6 @@ export function protocolHandler(deps: ProtocolDeps): ProtocolHandler {
     return kept;
   };
   const channels: Channels = {
-    held,
     deps: {
       store: deps.store, settings: deps.settings, rounds: new Rounds(deps.settings.deliveryBatchMaxMillis),
       metrics: deps.metrics, stopReceiver: deps.stopReceiver, hasLeft: (id) => deps.controller.hasLeft(id),
@@ -200,8 +196,6 @@ function answerHeaders(a: Answer): Record<string, string | string[]> {
 
 /** What the data channels of one server share. */
 interface Channels {
-  /** The held requests, to cancel at shutdown. */
-  held: Set<HeldResponse>;
   deps: ChannelDeps;
 }
 
@@ -338,23 +332,18 @@ class HeldResponse implements Sink, Timed {
 }
 
 /**
- * The data channel of a listen or refresh, after its acks: held until it has answered (the
- * server's `open` counts it for shutdown). A plain function, not an async one, so that no
- * suspended frame is kept per held request.
+ * The data channel of a listen or refresh, after its acks: held until it has answered (in the
+ * server's `open`). A plain function, not an async one, so that no suspended frame is kept per
+ * held request.
  */
 function hold(
-  res: ServerResponse, deps: ProtocolDeps, { held, deps: channelDeps }: Channels,
+  res: ServerResponse, deps: ProtocolDeps, { deps: channelDeps }: Channels,
   channel: NonNullable<Extract<Outcome, { kind: 'events' }>['channel']>, writer: FormatWriter, acks: readonly Fields[], answer: Answer,
 ): void {
   const h = new HeldResponse(res, deps, writer, head(writer, acks), answer, channel.mode === 'stream');
-  held.add(h);
-  deps.metrics.held++;
-  deps.open.add();
+  deps.open.add(h);
   runChannel(channelDeps, channel, h, (err) => {
     if (err !== undefined) deps.log.error({ err, session: channel.id }, 'data channel failed');
-    deps.metrics.held--;
-    held.delete(h);
-    deps.open.done();
     try {
       h.finish();
     } catch (e) {
@@ -362,25 +351,34 @@ function hold(
       deps.log.error({ err: e, session: channel.id }, 'ending a data channel failed');
       res.destroy();
     }
+    deps.open.delete(h);
   });
 }
 
-/** How many answers are still being written, so that shutdown can wait for their last bytes. */
-export class OpenAnswers {
-  private count = 0;
+/** The held requests of a server: shutdown cancels them and waits for their last bytes. */
+export class HeldRequests {
+  private readonly held = new Set<{ cancel(): void }>();
   private idle: (() => void)[] = [];
 
-  add(): void {
-    this.count++;
+  get size(): number {
+    return this.held.size;
   }
 
-  done(): void {
-    if (--this.count === 0) for (const f of this.idle.splice(0)) f();
+  add(h: { cancel(): void }): void {
+    this.held.add(h);
   }
 
-  /** Resolves once none is open. */
+  delete(h: { cancel(): void }): void {
+    if (this.held.delete(h) && this.held.size === 0) for (const f of this.idle.splice(0)) f();
+  }
+
+  cancelAll(): void {
+    for (const h of this.held) h.cancel();
+  }
+
+  /** Resolves once none is held. */
   drained(): Promise<void> {
-    return this.count === 0 ? Promise.resolve() : new Promise((resolve) => this.idle.push(resolve));
+    return this.held.size === 0 ? Promise.resolve() : new Promise((resolve) => this.idle.push(resolve));
   }
 }
 
