@@ -717,7 +717,7 @@ export class RedisStore implements Store {
     return this.io(() => this.conn.ping());
   }
 
-  /** A wait that its own look ended resolves to the queue it read: one LRANGE less per round. */
+  /** A wait that its own look ended tells the queue it read: one LRANGE less per round. */
   waitForEvents(id: string, ms: number, w: Waiting): void {
     this.waitFor(id, ms, w).then((found) => w.woken(found), (err: unknown) => w.failed(err));
   }
